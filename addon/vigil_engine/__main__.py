@@ -1,0 +1,89 @@
+"""CLI: ``python -m vigil_engine --config FILE [--data DIR] [--host H] [--port P]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, load_config
+from .detect.model import ModelError
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vigil_engine", description="Vigil security engine")
+    parser.add_argument("--config", required=True, type=Path, help="YAML configuration file")
+    parser.add_argument("--data", type=Path, help="data folder (overrides data_dir)")
+    parser.add_argument("--host", help="API bind address (overrides api.host)")
+    parser.add_argument("--port", type=int, help="API port (overrides api.port)")
+    parser.add_argument("--log-level", default="info",
+                        choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--print-token", action="store_true",
+                        help="print the API token once the API is up")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the configuration and exit")
+    parser.add_argument("--version", action="version", version=f"vigil_engine {__version__}")
+    return parser.parse_args(argv)
+
+
+async def run(config_path: Path, args: argparse.Namespace) -> int:
+    from .app import Engine
+
+    config = load_config(config_path, data_dir=args.data.resolve() if args.data else None)
+    api = config.api
+    if args.host:
+        api = dataclasses.replace(api, host=args.host)
+    if args.port:
+        api = dataclasses.replace(api, port=args.port)
+    config = dataclasses.replace(config, api=api)
+    engine = Engine(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await engine.start()
+    except BaseException:
+        await engine.stop()
+        raise
+    print(f"Vigil API: {engine.url}", flush=True)
+    if args.print_token:
+        print(f"API token: {engine.token}", flush=True)
+    await stop.wait()
+    await engine.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("libav").setLevel(logging.ERROR)
+    try:
+        if args.check:
+            load_config(args.config, data_dir=args.data)
+            print("configuration OK")
+            return 0
+        return asyncio.run(run(args.config, args))
+    except ConfigError as err:
+        print(f"Configuration error in {args.config}:", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except ModelError as err:
+        print(f"Detector error: {err}", file=sys.stderr)
+        return 3
+    except OSError as err:
+        print(f"Cannot start: {err}", file=sys.stderr)
+        return 4
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP API: REST for events, cameras and media; bearer-token auth."""

@@ -1,0 +1,178 @@
+"""One camera input: open, decode what detection needs, reconnect with backoff.
+
+Decoding blocks, so it lives in a thread; frames are handed to the event loop
+with ``call_soon_threadsafe``. Only frames that detection will use are
+converted to RGB at detect resolution (the costly part); the rest are decoded
+(H.264 needs them as references) and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from ..config import DetectConfig, InputConfig
+from .rate import RateMeter
+
+_LOGGER = logging.getLogger(__name__)
+
+BACKOFF_START = 1.0
+BACKOFF_CAP = 30.0
+OPEN_TIMEOUT = 10.0
+READ_TIMEOUT = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    camera: str
+    time: float  # epoch seconds when the frame was captured (wall clock)
+    rgb: np.ndarray  # detect.height x detect.width x 3, uint8
+    index: int
+
+
+@dataclass
+class CaptureStatus:
+    online: bool = False
+    last_frame_time: float | None = None
+    error: str | None = None
+    connects: int = 0
+    frames_decoded: int = 0
+    frames_sampled: int = 0
+    width: int | None = None
+    height: int | None = None
+    codec: str | None = None
+
+
+def redact(url: str) -> str:
+    """Hide credentials in URLs before they reach logs or the API."""
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+class Capture:
+    def __init__(self, camera: str, source: InputConfig, detect: DetectConfig,
+                 loop: asyncio.AbstractEventLoop, on_frame: Callable[[Frame], None]) -> None:
+        self.camera = camera
+        self.source = source
+        self.detect = detect
+        self.status = CaptureStatus()
+        self.input_fps = RateMeter()
+        self.sample_fps = RateMeter()
+        self._loop = loop
+        self._on_frame = on_frame
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=True)
+        self._index = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = READ_TIMEOUT + 2) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # ------------------------------------------------------------------ thread side
+
+    def _run(self) -> None:
+        backoff = BACKOFF_START
+        while not self._stop.is_set():
+            try:
+                got_frames = self._session()
+            except (av.error.FFmpegError, OSError, ValueError, IndexError) as err:
+                self._mark_offline(str(err) or type(err).__name__)
+                got_frames = False
+            if self._stop.is_set():
+                break
+            if self.source.is_file and self.source.loop and got_frames:
+                continue  # demo footage: start over at once
+            if got_frames:
+                backoff = BACKOFF_START
+            if self.status.online or self.status.error is None:
+                self._mark_offline("stream ended")
+            _LOGGER.info("%s: reconnecting in %.0f s", self.camera, backoff)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_CAP)
+        self._mark_offline("stopped")
+
+    def _open(self) -> av.container.InputContainer:
+        if self.source.is_file:
+            return av.open(self.source.url, mode="r")
+        options = {"rtsp_transport": self.source.transport} if self.source.url.startswith(
+            "rtsp") else {}
+        return av.open(self.source.url, mode="r", options=options,
+                       timeout=(OPEN_TIMEOUT, READ_TIMEOUT))
+
+    def _session(self) -> bool:
+        """One connection: returns True if any frame arrived."""
+        container = self._open()
+        got = False
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            cc = stream.codec_context
+            self.status.codec = cc.name
+            interval = 1.0 / self.detect.fps
+            next_sample = 0.0
+            pace_start: float | None = None
+            first_pts: float | None = None
+            for packet in container.demux(stream):
+                if self._stop.is_set():
+                    break
+                for vframe in packet.decode():
+                    now = time.time()
+                    if self.source.is_file:
+                        # Play files at their own speed, like a live camera.
+                        pts = float(vframe.time or 0.0)
+                        if pace_start is None or first_pts is None:
+                            pace_start, first_pts = now, pts
+                        delay = pace_start + (pts - first_pts) - now
+                        if delay > 0 and self._stop.wait(delay):
+                            return got
+                        now = time.time()
+                    if not got:
+                        got = True
+                        self._mark_online(vframe.width, vframe.height)
+                    self.status.frames_decoded += 1
+                    self.status.last_frame_time = now
+                    self.input_fps.tick()
+                    if now < next_sample:
+                        continue
+                    next_sample = max(next_sample + interval, now - interval / 2)
+                    rgb = vframe.to_ndarray(format="rgb24", width=self.detect.width,
+                                            height=self.detect.height)
+                    self._index += 1
+                    self.status.frames_sampled += 1
+                    self.sample_fps.tick()
+                    frame = Frame(self.camera, now, rgb, self._index)
+                    self._loop.call_soon_threadsafe(self._on_frame, frame)
+        finally:
+            container.close()
+        return got
+
+    def _mark_online(self, width: int, height: int) -> None:
+        self.status.connects += 1
+        self.status.width, self.status.height = width, height
+        if not self.status.online:
+            _LOGGER.info("%s: online (%dx%d %s) from %s", self.camera, width, height,
+                         self.status.codec, redact(self.source.url))
+        self.status.online = True
+        self.status.error = None
+
+    def _mark_offline(self, reason: str) -> None:
+        if self.status.online:
+            _LOGGER.warning("%s: offline (%s)", self.camera, reason)
+        elif self.status.error != reason and reason != "stopped":
+            _LOGGER.warning("%s: cannot read %s: %s", self.camera, redact(self.source.url),
+                            reason)
+        self.status.online = False
+        self.status.error = reason

@@ -1,0 +1,501 @@
+"""YAML configuration -> validated, typed objects.
+
+The YAML shape is a contract. Every error names the field path and the reason
+(``cameras.front_door.zones.porch.coordinates: needs at least 3 points``) so a
+user can fix the file without reading code; the engine refuses to start on any.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import voluptuous as vol
+import yaml
+
+from .detect.labels import COCO_LABELS
+
+Point = tuple[float, float]
+Polygon = tuple[Point, ...]
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
+DEFAULT_TRACK = ("person", "car", "dog", "cat")
+ROLES = ("detect", "record")
+
+
+class ConfigError(Exception):
+    """One or more problems in the configuration; ``str()`` lists them all."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    model: Path | None = None
+    labels: Path | None = None
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    url: str
+    roles: tuple[str, ...]
+    loop: bool = False
+    transport: str = "tcp"
+
+    @property
+    def is_file(self) -> bool:
+        return "://" not in self.url
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    enabled: bool = True
+    fps: float = 5.0
+    width: int = 640
+    height: int = 360
+    min_frames: int = 3
+    max_disappeared: float = 3.0
+    stationary_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class ObjectFilter:
+    min_score: float = 0.5
+    threshold: float = 0.65
+    min_area: int = 0
+    max_area: int = 10_000_000
+    mask: tuple[Polygon, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObjectsConfig:
+    track: tuple[str, ...] = DEFAULT_TRACK
+    filters: dict[str, ObjectFilter] = field(default_factory=dict)
+
+    def filter_for(self, label: str) -> ObjectFilter:
+        return self.filters.get(label, ObjectFilter())
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    threshold: int = 25
+    min_area: int = 100
+    mask: tuple[Polygon, ...] = ()
+
+
+@dataclass(frozen=True)
+class ZoneConfig:
+    name: str
+    coordinates: Polygon
+    objects: tuple[str, ...] = ()
+    loitering_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class EventsConfig:
+    idle_timeout: float = 30.0
+    max_length: float = 300.0
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    name: str
+    inputs: tuple[InputConfig, ...]
+    detect: DetectConfig
+    objects: ObjectsConfig
+    motion: MotionConfig
+    zones: dict[str, ZoneConfig]
+    events: EventsConfig
+    enabled: bool = True
+
+    def input_for(self, role: str) -> InputConfig | None:
+        return next((i for i in self.inputs if role in i.roles), None)
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    api: ApiConfig
+    detector: DetectorConfig
+    cameras: dict[str, CameraConfig]
+    source: Path | None = None
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise vol.Invalid(
+            "must be lowercase letters, digits and underscores (start with a letter or digit)"
+        )
+    return value
+
+
+def _point(value: Any) -> Point:
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    ):
+        raise vol.Invalid(f"point must be [x, y] numbers, got {value!r}")
+    return (float(value[0]), float(value[1]))
+
+
+def _polygon(value: Any) -> Polygon:
+    """A polygon as ``[[x, y], ...]`` or Frigate's ``"x,y,x,y,..."`` string."""
+    if isinstance(value, str):
+        try:
+            nums = [float(v) for v in value.split(",")]
+        except ValueError as err:
+            raise vol.Invalid(f"not a list of numbers: {value!r}") from err
+        if len(nums) % 2:
+            raise vol.Invalid("needs an even count of numbers (x,y pairs)")
+        value = [nums[i : i + 2] for i in range(0, len(nums), 2)]
+    if not isinstance(value, list):
+        raise vol.Invalid("must be a list of [x, y] points")
+    points = []
+    for idx, p in enumerate(value):
+        try:
+            points.append(_point(p))
+        except vol.Invalid as err:
+            raise vol.Invalid(err.msg, path=[idx]) from err
+    if len(points) < 3:
+        raise vol.Invalid("needs at least 3 points")
+    return tuple(points)
+
+
+def _polygons(value: Any) -> tuple[Polygon, ...]:
+    """One polygon or a list of polygons."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (_polygon(value),)
+    if not isinstance(value, list) or not value:
+        raise vol.Invalid("must be a polygon ([[x, y], ...]) or a list of polygons")
+    first = value[0]
+    is_single = isinstance(first, list | tuple) and len(first) == 2 and all(
+        isinstance(v, int | float) for v in first
+    )
+    if is_single:
+        return (_polygon(value),)
+    polys = []
+    for idx, poly in enumerate(value):
+        try:
+            polys.append(_polygon(poly))
+        except vol.Invalid as err:
+            raise vol.Invalid(err.msg, path=[idx, *err.path]) from err
+    return tuple(polys)
+
+
+def _label(value: Any) -> str:
+    if value not in COCO_LABELS:
+        raise vol.Invalid(
+            f"unknown label {value!r} (the model knows COCO labels, e.g. person, car)"
+        )
+    return str(value)
+
+
+_positive = vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False))
+_non_negative = vol.All(vol.Coerce(float), vol.Range(min=0))
+_score = vol.All(vol.Coerce(float), vol.Range(min=0, max=1))
+
+INPUT_SCHEMA = vol.Schema(
+    {
+        vol.Required("url"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("roles", default=["detect"]): vol.All(
+            [vol.In(ROLES, msg=f"role must be one of {', '.join(ROLES)}")], vol.Length(min=1)
+        ),
+        vol.Optional("loop", default=False): bool,
+        vol.Optional("transport", default="tcp"): vol.In(("tcp", "udp")),
+    }
+)
+
+FILTER_SCHEMA = vol.Schema(
+    {
+        vol.Optional("min_score", default=0.5): _score,
+        vol.Optional("threshold", default=0.65): _score,
+        vol.Optional("min_area", default=0): vol.All(int, vol.Range(min=0)),
+        vol.Optional("max_area", default=10_000_000): vol.All(int, vol.Range(min=1)),
+        vol.Optional("mask"): _polygons,
+    }
+)
+
+ZONE_SCHEMA = vol.Schema(
+    {
+        vol.Required("coordinates"): _polygon,
+        vol.Optional("objects", default=[]): [_label],
+        vol.Optional("loitering_time", default=0): _non_negative,
+    }
+)
+
+EVENTS_SCHEMA = vol.Schema(
+    {
+        vol.Optional("idle_timeout"): _positive,
+        vol.Optional("max_length"): _positive,
+    }
+)
+
+CAMERA_SCHEMA = vol.Schema(
+    {
+        vol.Optional("enabled", default=True): bool,
+        vol.Required("inputs"): vol.All(
+            [INPUT_SCHEMA], vol.Length(min=1, msg="needs at least one input")
+        ),
+        vol.Optional("detect", default={}): vol.Schema(
+            {
+                vol.Optional("enabled", default=True): bool,
+                vol.Optional("fps", default=5): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.2, max=30)
+                ),
+                vol.Optional("width", default=640): vol.All(int, vol.Range(min=64, max=3840)),
+                vol.Optional("height", default=360): vol.All(int, vol.Range(min=64, max=2160)),
+                vol.Optional("min_frames", default=3): vol.All(int, vol.Range(min=1, max=30)),
+                vol.Optional("max_disappeared", default=3.0): _positive,
+                vol.Optional("stationary_seconds", default=10.0): _positive,
+            }
+        ),
+        vol.Optional("objects", default={}): vol.Schema(
+            {
+                vol.Optional("track", default=list(DEFAULT_TRACK)): vol.All(
+                    [_label], vol.Length(min=1)
+                ),
+                vol.Optional("filters", default={}): {_label: FILTER_SCHEMA},
+            }
+        ),
+        vol.Optional("motion", default={}): vol.Schema(
+            {
+                vol.Optional("threshold", default=25): vol.All(int, vol.Range(min=1, max=255)),
+                vol.Optional("min_area", default=100): vol.All(int, vol.Range(min=1)),
+                vol.Optional("mask"): _polygons,
+            }
+        ),
+        vol.Optional("zones", default={}): {_name: ZONE_SCHEMA},
+        vol.Optional("events", default={}): EVENTS_SCHEMA,
+    }
+)
+
+ROOT_SCHEMA = vol.Schema(
+    {
+        vol.Optional("data_dir"): str,
+        vol.Optional("api", default={}): vol.Schema(
+            {
+                vol.Optional("host", default="127.0.0.1"): str,
+                vol.Optional("port", default=8765): vol.All(int, vol.Range(min=1, max=65535)),
+                vol.Optional("token"): vol.All(
+                    str, vol.Length(min=16, msg="must be at least 16 characters")
+                ),
+            }
+        ),
+        vol.Optional("detector", default={}): vol.Schema(
+            {
+                vol.Optional("model"): str,
+                vol.Optional("labels"): str,
+                vol.Optional("threads", default=2): vol.All(int, vol.Range(min=1, max=16)),
+            }
+        ),
+        vol.Optional("events", default={}): EVENTS_SCHEMA,
+        vol.Required("cameras"): vol.All(
+            {_name: CAMERA_SCHEMA}, vol.Length(min=1, msg="needs at least one camera")
+        ),
+    }
+)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _fmt_path(path: list[Any]) -> str:
+    out = ""
+    for part in path:
+        key = part.schema if isinstance(part, vol.Marker) else part
+        if isinstance(key, int):
+            out += f"[{key}]"
+        else:
+            out += ("." if out else "") + str(key)
+    return out or "(top level)"
+
+
+def _problem(err: vol.Invalid) -> str:
+    msg = err.error_message or err.msg
+    if msg == "extra keys not allowed":
+        msg = "unknown option"
+    elif msg == "required key not provided":
+        msg = "required option is missing"
+    elif msg.startswith("expected ") and err.path:
+        msg = msg.replace("expected ", "must be ", 1)
+    return f"{_fmt_path(err.path)}: {msg}"
+
+
+def parse_config(
+    raw: Any, *, source: Path | None = None, data_dir: Path | None = None
+) -> Config:
+    """Validate a parsed YAML document; raise ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["(top level): must be a mapping with at least 'cameras'"])
+    try:
+        doc = ROOT_SCHEMA(raw)
+    except vol.MultipleInvalid as err:
+        raise ConfigError(sorted({_problem(e) for e in err.errors})) from None
+    except vol.Invalid as err:
+        raise ConfigError([_problem(err)]) from None
+
+    problems: list[str] = []
+    base = source.parent if source else Path.cwd()
+
+    def resolve(p: str | None) -> Path | None:
+        if p is None:
+            return None
+        path = Path(p).expanduser()
+        return path if path.is_absolute() else (base / path).resolve()
+
+    resolved_data = data_dir or resolve(doc.get("data_dir"))
+    if resolved_data is None:
+        problems.append("data_dir: required option is missing (or pass --data DIR)")
+
+    detector_doc = doc["detector"]
+    detector = DetectorConfig(
+        model=resolve(detector_doc.get("model")),
+        labels=resolve(detector_doc.get("labels")),
+        threads=detector_doc["threads"],
+    )
+    for key in ("model", "labels"):
+        path = getattr(detector, key)
+        if path is not None and not path.is_file():
+            problems.append(f"detector.{key}: file not found: {path}")
+
+    default_events = doc["events"]
+    cameras: dict[str, CameraConfig] = {}
+    for cam_name, cam in doc["cameras"].items():
+        cameras[cam_name] = _build_camera(cam_name, cam, default_events, base, problems)
+
+    if problems:
+        raise ConfigError(problems)
+    assert resolved_data is not None
+    return Config(
+        data_dir=resolved_data,
+        api=ApiConfig(**doc["api"]),
+        detector=detector,
+        cameras=cameras,
+        source=source,
+    )
+
+
+def _check_polygons(
+    where: str, polys: tuple[Polygon, ...], width: int, height: int, problems: list[str]
+) -> None:
+    for pi, poly in enumerate(polys):
+        for idx, (x, y) in enumerate(poly):
+            if not (0 <= x <= width and 0 <= y <= height):
+                suffix = f"[{pi}][{idx}]" if len(polys) > 1 else f"[{idx}]"
+                problems.append(
+                    f"{where}{suffix}: point ({x:g}, {y:g}) is outside the "
+                    f"{width}x{height} detect frame"
+                )
+
+
+def _build_camera(
+    name: str, cam: dict[str, Any], default_events: dict[str, Any], base: Path,
+    problems: list[str],
+) -> CameraConfig:
+    where = f"cameras.{name}"
+    inputs = []
+    for idx, inp in enumerate(cam["inputs"]):
+        url = inp["url"]
+        if "://" not in url:
+            path = Path(url).expanduser()
+            path = path if path.is_absolute() else (base / path).resolve()
+            if not path.is_file():
+                problems.append(f"{where}.inputs[{idx}].url: file not found: {path}")
+            url = str(path)
+        elif not re.match(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", url):
+            problems.append(
+                f"{where}.inputs[{idx}].url: unsupported scheme (use rtsp://, http(s)://, ...)"
+            )
+        inputs.append(
+            InputConfig(url=url, roles=tuple(inp["roles"]), loop=inp["loop"],
+                        transport=inp["transport"])
+        )
+    if not any("detect" in i.roles for i in inputs):
+        problems.append(f"{where}.inputs: no input has the 'detect' role")
+    for role in ROLES:
+        count = sum(role in i.roles for i in inputs)
+        if count > 1:
+            problems.append(f"{where}.inputs: {count} inputs have the '{role}' role (max one)")
+
+    d = cam["detect"]
+    detect = DetectConfig(**d)
+    w, h = detect.width, detect.height
+
+    o = cam["objects"]
+    filters: dict[str, ObjectFilter] = {}
+    for label, f in o["filters"].items():
+        if label not in o["track"]:
+            problems.append(
+                f"{where}.objects.filters.{label}: label is not in objects.track"
+            )
+        mask = f.pop("mask", ())
+        _check_polygons(f"{where}.objects.filters.{label}.mask", mask, w, h, problems)
+        if f["min_area"] >= f["max_area"]:
+            problems.append(f"{where}.objects.filters.{label}.min_area: must be below max_area")
+        filters[label] = ObjectFilter(mask=mask, **f)
+    objects = ObjectsConfig(track=tuple(dict.fromkeys(o["track"])), filters=filters)
+
+    m = cam["motion"]
+    motion_mask = m.get("mask", ())
+    _check_polygons(f"{where}.motion.mask", motion_mask, w, h, problems)
+    motion = MotionConfig(threshold=m["threshold"], min_area=m["min_area"], mask=motion_mask)
+
+    zones: dict[str, ZoneConfig] = {}
+    for zname, z in cam["zones"].items():
+        _check_polygons(f"{where}.zones.{zname}.coordinates", (z["coordinates"],), w, h, problems)
+        for idx, label in enumerate(z["objects"]):
+            if label not in objects.track:
+                problems.append(
+                    f"{where}.zones.{zname}.objects[{idx}]: '{label}' is not in objects.track"
+                )
+        zones[zname] = ZoneConfig(
+            name=zname, coordinates=z["coordinates"], objects=tuple(z["objects"]),
+            loitering_time=z["loitering_time"],
+        )
+
+    ev = {**EventsConfig().__dict__, **default_events, **cam["events"]}
+    events = EventsConfig(idle_timeout=ev["idle_timeout"], max_length=ev["max_length"])
+    if events.max_length < events.idle_timeout:
+        problems.append(f"{where}.events.max_length: must be at least idle_timeout")
+
+    return CameraConfig(
+        name=name, inputs=tuple(inputs), detect=detect, objects=objects, motion=motion,
+        zones=zones, events=events, enabled=cam["enabled"],
+    )
+
+
+def load_config(path: Path, *, data_dir: Path | None = None) -> Config:
+    """Read and validate a YAML file; every failure is a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read config file ({err.strerror})"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(err, "problem", None) or str(err)
+        raise ConfigError([f"{path}: invalid YAML{where}: {reason}"]) from None
+    return parse_config(raw, source=path.resolve(), data_dir=data_dir)

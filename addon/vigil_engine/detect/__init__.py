@@ -1,0 +1,1 @@
+"""Object detection: LiteRT model, region planning, shared detector pool."""

@@ -1,0 +1,101 @@
+"""LiteRT interpreter around an SSD-style TFLite model with post-processing.
+
+One ``Model`` is used by one thread at a time: LiteRT interpreters are not
+thread-safe, so the detector pool owns one per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .labels import CORAL_COCO, read_labels
+
+MODEL_NAME = "mobilenet_ssd_v2_coco_quant_postprocess.tflite"
+LABELS_NAME = "coco_labels.txt"
+
+
+def default_model_dir() -> Path:
+    """Where scripts/fetch-model puts the model (``addon/models``), or $VIGIL_MODEL_DIR."""
+    env = os.environ.get("VIGIL_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+@dataclass(frozen=True, slots=True)
+class RawDetection:
+    """A box in the model's input square, normalised 0..1 as (x1, y1, x2, y2)."""
+
+    label: str
+    score: float
+    box: tuple[float, float, float, float]
+
+
+class ModelError(RuntimeError):
+    """The model cannot be loaded or does not look like an SSD detector."""
+
+
+class Model:
+    """A TFLite SSD detector: uint8 RGB square in, labelled boxes out."""
+
+    def __init__(self, model_path: Path | None = None, labels_path: Path | None = None,
+                 threads: int = 2) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        model_path = model_path or default_model_dir() / MODEL_NAME
+        if not model_path.is_file():
+            raise ModelError(
+                f"detection model not found at {model_path} (run scripts/fetch-model "
+                "or set detector.model)"
+            )
+        if labels_path is None:
+            candidate = model_path.parent / LABELS_NAME
+            labels_path = candidate if candidate.is_file() else None
+        self.labels = read_labels(labels_path) if labels_path else dict(CORAL_COCO)
+        self.path = model_path
+        try:
+            self._interp = Interpreter(model_path=str(model_path), num_threads=threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as err:
+            raise ModelError(f"cannot load model {model_path}: {err}") from err
+        inp = self._interp.get_input_details()[0]
+        self._input_index = inp["index"]
+        self._input_dtype = inp["dtype"]
+        _, self.height, self.width, _ = (int(v) for v in inp["shape"])
+        outs = self._interp.get_output_details()
+        if len(outs) < 4:
+            raise ModelError(f"{model_path}: expected SSD post-processed outputs "
+                             f"(boxes, classes, scores, count), got {len(outs)} outputs")
+        self._outs = [o["index"] for o in outs[:4]]
+
+    @property
+    def input_size(self) -> int:
+        return self.width
+
+    def detect(self, image: np.ndarray, min_score: float) -> list[RawDetection]:
+        """Run one inference on an RGB image already sized to the model input."""
+        if image.shape[:2] != (self.height, self.width):
+            raise ValueError(f"image is {image.shape}, model wants {self.height}x{self.width}")
+        tensor = image[np.newaxis]
+        if self._input_dtype != np.uint8:
+            tensor = (tensor.astype(np.float32) - 127.5) / 127.5
+        self._interp.set_tensor(self._input_index, tensor)
+        self._interp.invoke()
+        boxes, classes, scores, count = (self._interp.get_tensor(i) for i in self._outs)
+        found: list[RawDetection] = []
+        for i in range(int(count[0])):
+            score = float(scores[0][i])
+            if score < min_score:
+                continue
+            label = self.labels.get(int(classes[0][i]))
+            if label is None:
+                continue
+            y1, x1, y2, x2 = (float(np.clip(v, 0.0, 1.0)) for v in boxes[0][i])
+            if x2 <= x1 or y2 <= y1:
+                continue
+            found.append(RawDetection(label, score, (x1, y1, x2, y2)))
+        return found

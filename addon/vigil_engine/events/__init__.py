@@ -1,0 +1,1 @@
+"""Event lifecycle: open on confirmed activity, collect objects, close when idle."""

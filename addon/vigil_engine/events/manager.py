@@ -1,0 +1,225 @@
+"""Turns tracked objects into events for one camera.
+
+An event is a period of activity: it opens when a confirmed, moving object
+appears, gathers every object seen meanwhile, and closes after
+``idle_timeout`` without activity or at ``max_length``. Every change is in
+SQLite before it is published; snapshots are on disk before the row says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..capture.source import Frame
+from ..config import CameraConfig
+from ..store.db import Store
+from ..track.tracker import TrackedObject, TrackUpdate
+from .bus import EventBus
+from .snapshots import BestFrame, BoxInFrame, SnapshotWriter, frame_quality
+
+_LOGGER = logging.getLogger(__name__)
+
+FLUSH_INTERVAL = 2.0  # seconds between row updates of an open event
+SNAPSHOT_INTERVAL = 3.0  # seconds between snapshot rewrites of an open event
+LABEL_PRIORITY = {"person": 1.25}
+
+
+def object_dict(t: TrackedObject) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "label": t.label,
+        "top_score": round(t.top_score, 3),
+        "score": round(t.score, 3),
+        "zones": list(t.entered_zones),
+        "first_seen": round(t.first_seen, 3),
+        "last_seen": round(t.last_seen, 3),
+        "dwell": round(t.last_seen - t.first_seen, 1),
+        "stationary": t.stationary,
+        "loitering": t.loitering,
+        "loitering_zones": list(t.loitering_zones),
+        "box": list(t.box),
+        "path": [list(p) for p in t.path],
+    }
+
+
+@dataclass
+class OpenEvent:
+    id: str
+    start_time: float
+    members: dict[str, TrackedObject] = field(default_factory=dict)
+    frozen: dict[str, dict[str, Any]] = field(default_factory=dict)  # members no longer tracked
+    last_activity: float = 0.0
+    last_flush: float = 0.0
+    last_snapshot: float = 0.0
+    snapshot_quality: float = 0.0
+    snapshot_written: dict[str, float] = field(default_factory=dict)  # object id -> quality
+    dirty: bool = False
+
+
+class EventManager:
+    def __init__(self, camera: CameraConfig, store: Store, bus: EventBus,
+                 snapshots: SnapshotWriter) -> None:
+        self.camera = camera
+        self.name = camera.name
+        self.idle_timeout = camera.events.idle_timeout
+        self.max_length = camera.events.max_length
+        self.store = store
+        self.bus = bus
+        self.snapshots = snapshots
+        self.current: OpenEvent | None = None
+        self.best: dict[str, BestFrame] = {}  # per tracked object
+        self.opened = 0
+        self.last_end = 0.0
+
+    # ------------------------------------------------------------------ per frame
+
+    async def process(self, frame: Frame, update: TrackUpdate) -> None:
+        now = update.time
+        self._remember_best(frame, update)
+        for t in update.removed:
+            if self.current and t.id in self.current.members:
+                self.current.frozen[t.id] = object_dict(t)
+                del self.current.members[t.id]
+                self.current.dirty = True
+            else:
+                self.best.pop(t.id, None)
+
+        ev = self.current
+        if ev is not None:
+            for t in update.seen:
+                if t.confirmed and t.moved and t.id not in ev.members and t.id not in ev.frozen:
+                    ev.members[t.id] = t
+                    t.event_id = ev.id
+                    ev.dirty = True
+            for t in ev.members.values():
+                if t.keeps_event_alive:
+                    ev.last_activity = max(ev.last_activity, t.last_seen)
+                if t in update.seen:
+                    ev.dirty = True
+            if now - ev.last_activity >= self.idle_timeout:
+                await self.close(ev.last_activity)
+            elif now - ev.start_time >= self.max_length:
+                await self.close(now)
+            elif ev.dirty and now - ev.last_flush >= FLUSH_INTERVAL:
+                await self._flush(ev, now, "update")
+
+        if self.current is None:
+            starters = [t for t in update.seen if t.active]
+            if starters:
+                await self._open(starters, now)
+
+    def _remember_best(self, frame: Frame, update: TrackUpdate) -> None:
+        confirmed = [t for t in update.seen if t.confirmed]
+        if not confirmed:
+            return
+        boxes = tuple(BoxInFrame(t.id, t.label, t.scores[-1], t.box) for t in confirmed)
+        frame_area = frame.rgb.shape[0] * frame.rgb.shape[1]
+        for t in confirmed:
+            q = frame_quality(t.scores[-1], t.area, frame_area)
+            best = self.best.get(t.id)
+            if best is None or q > best.quality:
+                self.best[t.id] = BestFrame(q, frame.time, frame.rgb, boxes)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def _open(self, starters: list[TrackedObject], now: float) -> None:
+        # Activity that outlasted max_length continues in a new event from where the old ended.
+        start = max(min(t.first_seen for t in starters), self.last_end)
+        ev = OpenEvent(id=f"{int(start * 1000)}-{secrets.token_hex(3)}", start_time=start)
+        for t in starters:
+            ev.members[t.id] = t
+            t.event_id = ev.id
+        ev.last_activity = max(t.last_seen for t in starters)
+        self.current = ev
+        self.opened += 1
+        await self._flush(ev, now, "new")
+        _LOGGER.info("%s: event %s opened (%s)", self.name, ev.id,
+                     ", ".join(sorted({t.label for t in starters})))
+
+    async def close(self, end_time: float) -> None:
+        ev = self.current
+        if ev is None:
+            return
+        self.current = None
+        self.last_end = end_time
+        for t in ev.members.values():
+            if t.event_id == ev.id:
+                t.event_id = None
+        await self._flush(ev, end_time, "end", end_time=end_time)
+        for oid in [*ev.members, *ev.frozen]:
+            self.best.pop(oid, None)  # the next event gets fresh snapshots
+        _LOGGER.info("%s: event %s closed after %.1f s", self.name, ev.id,
+                     end_time - ev.start_time)
+
+    def _objects(self, ev: OpenEvent) -> list[dict[str, Any]]:
+        objs = [*ev.frozen.values(), *(object_dict(t) for t in ev.members.values())]
+        return sorted(objs, key=lambda o: (o["first_seen"], o["id"]))
+
+    def event_dict(self, ev: OpenEvent, end_time: float | None = None,
+                   has_snapshot: bool = False) -> dict[str, Any]:
+        objects = self._objects(ev)
+        return {
+            "id": ev.id,
+            "camera": self.name,
+            "start_time": round(ev.start_time, 3),
+            "end_time": None if end_time is None else round(end_time, 3),
+            "labels": sorted({o["label"] for o in objects}),
+            "zones": sorted({z for o in objects for z in o["zones"]}),
+            "objects": objects,
+            "top_score": max((o["top_score"] for o in objects), default=0.0),
+            "has_snapshot": has_snapshot,
+            "has_clip": False,
+            "risk": None,
+            "alert": False,
+            "acknowledged": False,
+            "protected": False,
+        }
+
+    async def _flush(self, ev: OpenEvent, now: float, kind: str,
+                     end_time: float | None = None) -> None:
+        has_snapshot = await self._write_snapshots(ev, now, force=kind != "update")
+        event = self.event_dict(ev, end_time, has_snapshot)
+        await self.store.upsert_event(event)  # durable before anyone hears of it
+        ev.last_flush = now
+        ev.dirty = False
+        stored = await self.store.get_event(ev.id)
+        self.bus.publish(kind, stored or event)  # type: ignore[arg-type]
+
+    async def _write_snapshots(self, ev: OpenEvent, now: float, force: bool) -> bool:
+        if not force and now - ev.last_snapshot < SNAPSHOT_INTERVAL:
+            return ev.snapshot_quality > 0
+        ids = [*ev.members, *ev.frozen]
+        candidates = [(oid, self.best[oid]) for oid in ids if oid in self.best]
+        if not candidates:
+            return ev.snapshot_quality > 0
+        labels = {oid: t.label for oid, t in ev.members.items()}
+        labels.update({oid: o["label"] for oid, o in ev.frozen.items()})
+
+        def rank(item: tuple[str, BestFrame]) -> float:
+            return item[1].quality * LABEL_PRIORITY.get(labels.get(item[0], ""), 1.0)
+
+        best_id, best = max(candidates, key=rank)
+        jobs: list[tuple[str | None, BestFrame]] = []
+        if rank((best_id, best)) > ev.snapshot_quality:
+            jobs.append((None, best))
+            ev.snapshot_quality = rank((best_id, best))
+        for oid, frame in candidates:
+            if frame.quality > ev.snapshot_written.get(oid, 0.0):
+                jobs.append((oid, frame))
+                ev.snapshot_written[oid] = frame.quality
+        ev.last_snapshot = now
+        if jobs:
+            await asyncio.to_thread(self._write_jobs, ev.id, best_id, jobs)
+        return True
+
+    def _write_jobs(self, event_id: str, best_id: str,
+                    jobs: list[tuple[str | None, BestFrame]]) -> None:
+        for oid, frame in jobs:
+            if oid is None:
+                self.snapshots.write_event(self.name, event_id, frame, best_id)
+            else:
+                self.snapshots.write_object(self.name, event_id, oid, frame)

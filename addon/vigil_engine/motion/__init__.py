@@ -1,0 +1,1 @@
+"""Cheap change detection that decides when and where detection runs."""

@@ -1,0 +1,136 @@
+"""Change detection on downscaled grey frames against a running background.
+
+Runs on every sampled frame, so it must cost well under a millisecond: frames
+are subsampled to ~160 px wide, compared with an exponentially averaged
+background, and changed pixels are grouped on a coarse cell grid instead of a
+full connected-components pass. Global brightness changes (lights on, IR
+switch, clouds) are compensated by gain and, when too sudden, reset the
+background instead of reporting the whole frame as motion.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import MotionConfig
+from ..detect.types import Box
+from .masks import polygon_mask
+
+TARGET_WIDTH = 160
+CELL = 4  # low-res pixels per grid cell side
+ALPHA = 0.05  # background learning rate
+GLOBAL_FRACTION = 0.45  # more than this changed at once = lighting, not an object
+SETTLE_FRAMES = 3  # frames to keep re-learning after a lighting change
+
+
+@dataclass(frozen=True, slots=True)
+class MotionResult:
+    boxes: list[Box]
+    changed: float  # fraction of watched pixels that changed
+    recalibrated: bool
+
+
+class MotionDetector:
+    def __init__(self, width: int, height: int, config: MotionConfig) -> None:
+        self.width, self.height = width, height
+        self.step = max(1, round(width / TARGET_WIDTH))
+        self.lw = len(range(0, width, self.step))
+        self.lh = len(range(0, height, self.step))
+        self.threshold = float(config.threshold)
+        self.min_pixels = max(1.0, config.min_area / (self.step * self.step))
+        masked = (polygon_mask(config.mask, self.lw, self.lh, 1 / self.step)
+                  if config.mask else np.zeros((self.lh, self.lw), dtype=bool))
+        self.watch = ~masked
+        self.watch_count = max(1, int(self.watch.sum()))
+        self._bg: np.ndarray | None = None
+        self._settle = 0
+        self.recalibrations = 0
+        self._recent: deque[float] = deque(maxlen=50)
+
+    @property
+    def motion_percent(self) -> float:
+        """Share of recent frames that had motion (for status and metrics)."""
+        if not self._recent:
+            return 0.0
+        return 100.0 * sum(1 for c in self._recent if c > 0) / len(self._recent)
+
+    def _grey(self, rgb: np.ndarray) -> np.ndarray:
+        small = rgb[:: self.step, :: self.step].astype(np.float32)
+        grey = small[..., 0] * 0.299 + small[..., 1] * 0.587 + small[..., 2] * 0.114
+        # 3x3 box blur kills compression noise without scipy.
+        padded = np.pad(grey, 1, mode="edge")
+        acc = np.zeros_like(grey)
+        for dy in range(3):
+            for dx in range(3):
+                acc += padded[dy : dy + grey.shape[0], dx : dx + grey.shape[1]]
+        return acc / 9.0
+
+    def process(self, rgb: np.ndarray) -> MotionResult:
+        grey = self._grey(rgb)
+        if self._bg is None:
+            self._bg = grey
+            return MotionResult([], 0.0, False)
+        bg = self._bg
+        watch = self.watch
+        # Gain compensation: a global brightness shift is not motion.
+        mean_now = float(grey[watch].mean()) if watch.any() else 0.0
+        mean_bg = float(bg[watch].mean()) if watch.any() else 0.0
+        gain = mean_bg / mean_now if mean_now > 1.0 else 1.0
+        adjusted = grey * gain if 0.2 < gain < 5.0 else grey
+        changed = (np.abs(adjusted - bg) > self.threshold) & watch
+        fraction = float(changed.sum()) / self.watch_count
+
+        if fraction > GLOBAL_FRACTION or abs(mean_now - mean_bg) > 40 or self._settle:
+            # Sudden lighting change: relearn the scene instead of reporting it.
+            if not self._settle:
+                self.recalibrations += 1
+                self._settle = SETTLE_FRAMES
+            else:
+                self._settle -= 1
+            self._bg = grey
+            self._recent.append(0.0)
+            return MotionResult([], fraction, True)
+
+        self._bg = bg * (1 - ALPHA) + adjusted * ALPHA
+        boxes = self._group(changed)
+        self._recent.append(fraction if boxes else 0.0)
+        return MotionResult(boxes, fraction, False)
+
+    def _group(self, changed: np.ndarray) -> list[Box]:
+        """Connected changed cells -> boxes in detect-frame pixels."""
+        gh = -(-self.lh // CELL)
+        gw = -(-self.lw // CELL)
+        padded = np.zeros((gh * CELL, gw * CELL), dtype=np.uint16)
+        padded[: self.lh, : self.lw] = changed
+        counts = padded.reshape(gh, CELL, gw, CELL).sum(axis=(1, 3))
+        active = counts >= 2
+        if not active.any():
+            return []
+        seen = np.zeros_like(active)
+        boxes: list[Box] = []
+        for cy, cx in zip(*np.nonzero(active), strict=True):
+            if seen[cy, cx]:
+                continue
+            stack = [(int(cy), int(cx))]
+            seen[cy, cx] = True
+            y0 = y1 = int(cy)
+            x0 = x1 = int(cx)
+            pixels = 0
+            while stack:
+                y, x = stack.pop()
+                pixels += int(counts[y, x])
+                y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
+                for ny in (y - 1, y, y + 1):
+                    for nx in (x - 1, x, x + 1):
+                        if 0 <= ny < gh and 0 <= nx < gw and active[ny, nx] and not seen[ny, nx]:
+                            seen[ny, nx] = True
+                            stack.append((ny, nx))
+            if pixels < self.min_pixels:
+                continue
+            s = CELL * self.step
+            boxes.append((x0 * s, y0 * s, min(self.width, (x1 + 1) * s),
+                          min(self.height, (y1 + 1) * s)))
+        return boxes

@@ -1,0 +1,162 @@
+"""One camera's pipeline: capture -> motion -> detection -> tracking -> events.
+
+Frames arrive from the capture thread into a one-slot queue: when the engine
+falls behind, stale frames are replaced by the newest rather than piling up,
+so latency stays bounded and CPU use cannot run away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .capture.rate import RateMeter
+from .capture.source import Capture, Frame
+from .config import CameraConfig
+from .detect.pool import DetectorPool
+from .detect.regions import plan_regions
+from .detect.types import Box
+from .events.bus import EventBus
+from .events.manager import EventManager
+from .events.snapshots import SnapshotWriter
+from .motion.detector import MotionDetector
+from .store.db import Store
+from .track.tracker import Tracker
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    dropped: int = 0
+    detect_runs: int = 0
+    regions: int = 0
+    motion_frames: int = 0
+    process_ms: float = 0.0
+    started: float = field(default_factory=time.time)
+
+
+class CameraPipeline:
+    def __init__(self, camera: CameraConfig, pool: DetectorPool, store: Store, bus: EventBus,
+                 snapshots: SnapshotWriter) -> None:
+        self.config = camera
+        self.name = camera.name
+        self.pool = pool
+        self.motion = MotionDetector(camera.detect.width, camera.detect.height, camera.motion)
+        self.tracker = Tracker(camera)
+        self.events = EventManager(camera, store, bus, snapshots)
+        self.stats = PipelineStats()
+        self.detect_fps = RateMeter()
+        self.latest: Frame | None = None
+        self.last_motion = 0.0
+        self.detect_enabled = camera.detect.enabled
+        self._labels = frozenset(camera.objects.track)
+        self._min_score = min(
+            [camera.objects.filter_for(label).min_score for label in camera.objects.track]
+        )
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
+        self._task: asyncio.Task[None] | None = None
+        self.capture: Capture | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        source = self.config.input_for("detect")
+        assert source is not None  # guaranteed by config validation
+        self.capture = Capture(self.name, source, self.config.detect, loop, self._offer)
+        self._task = asyncio.create_task(self._run(), name=f"pipeline-{self.name}")
+        self.capture.start()
+
+    def _offer(self, frame: Frame) -> None:
+        """Called on the loop by the capture thread; keeps only the newest frame."""
+        if self._queue.full():
+            self._queue.get_nowait()
+            self.stats.dropped += 1
+        self._queue.put_nowait(frame)
+
+    async def stop(self) -> None:
+        """Stop capture first, then finish the pipeline and close the open event."""
+        if self.capture is not None:
+            await asyncio.to_thread(self.capture.stop)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.events.current is not None:
+            await self.events.close(max(self.events.current.last_activity,
+                                        self.events.current.start_time))
+
+    async def _run(self) -> None:
+        while True:
+            frame = await self._queue.get()
+            try:
+                await self._process(frame)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("%s: failed to process a frame", self.name)
+
+    async def _process(self, frame: Frame) -> None:
+        start = time.perf_counter()
+        self.latest = frame
+        self.stats.frames += 1
+        motion = await asyncio.to_thread(self.motion.process, frame.rgb)
+        if motion.boxes:
+            self.stats.motion_frames += 1
+            self.last_motion = frame.time
+        regions: list[Box] = []
+        detections = []
+        if self.detect_enabled:
+            look_at = [*motion.boxes, *self.tracker.regions_to_check(frame.time)]
+            if look_at:
+                regions = plan_regions(look_at, frame.rgb.shape[1], frame.rgb.shape[0],
+                                       self.pool.input_size)
+                detections = await self.pool.detect(frame.rgb, regions, self._min_score,
+                                                    self._labels)
+                self.stats.detect_runs += 1
+                self.stats.regions += len(regions)
+                self.detect_fps.tick()
+        update = self.tracker.update(detections, frame.time, regions)
+        await self.events.process(frame, update)
+        ms = (time.perf_counter() - start) * 1000
+        self.stats.process_ms = self.stats.process_ms * 0.9 + ms * 0.1
+
+    def status(self) -> dict[str, Any]:
+        cap = self.capture.status if self.capture else None
+        return {
+            "name": self.name,
+            "enabled": self.config.enabled,
+            "status": "online" if cap and cap.online else "offline",
+            "error": cap.error if cap else None,
+            "last_frame_time": cap.last_frame_time if cap else None,
+            "fps": round(self.capture.input_fps.rate, 2) if self.capture else 0.0,
+            "sample_fps": round(self.capture.sample_fps.rate, 2) if self.capture else 0.0,
+            "detect_fps": round(self.detect_fps.rate, 2),
+            "resolution": [cap.width, cap.height] if cap and cap.width else None,
+            "codec": cap.codec if cap else None,
+            "detect": {"enabled": self.detect_enabled, "fps": self.config.detect.fps,
+                       "width": self.config.detect.width,
+                       "height": self.config.detect.height},
+            "motion": {
+                "active": time.time() - self.last_motion < 2.0,
+                "percent": round(self.motion.motion_percent, 1),
+                "recalibrations": self.motion.recalibrations,
+            },
+            "objects": self.tracker.counts(),
+            "event_id": self.events.current.id if self.events.current else None,
+            "zones": sorted(self.config.zones),
+            "stats": {
+                "frames": self.stats.frames,
+                "dropped": self.stats.dropped,
+                "detect_runs": self.stats.detect_runs,
+                "regions": self.stats.regions,
+                "motion_frames": self.stats.motion_frames,
+                "events_opened": self.events.opened,
+                "reconnects": max(0, cap.connects - 1) if cap else 0,
+                "process_ms": round(self.stats.process_ms, 2),
+            },
+        }

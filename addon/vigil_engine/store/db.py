@@ -1,0 +1,246 @@
+"""The engine's SQLite database.
+
+WAL mode lets readers run while the single writer commits. All writes go
+through one dedicated thread (SQLite allows one writer anyway, and this keeps
+ordering deterministic); reads use per-thread connections in a small pool.
+Nothing here runs on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .schema import MIGRATIONS
+
+T = TypeVar("T")
+
+JSON_FIELDS = ("labels", "zones", "objects", "risk")
+BOOL_FIELDS = ("has_snapshot", "has_clip", "alert", "acknowledged", "protected")
+EVENT_COLUMNS = (
+    "id", "camera", "start_time", "end_time", "labels", "zones", "objects", "top_score",
+    "has_snapshot", "has_clip", "risk", "alert", "acknowledged", "protected", "updated_at",
+)
+
+
+class CursorError(ValueError):
+    """A paging cursor that this engine did not hand out."""
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    camera: str | None = None
+    label: str | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
+def encode_cursor(start_time: float, event_id: str) -> str:
+    raw = json.dumps([start_time, event_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        start, eid = json.loads(raw)
+        return float(start), str(eid)
+    except (ValueError, TypeError) as err:
+        raise CursorError("cursor is not valid") from err
+
+
+def row_to_event(row: sqlite3.Row) -> dict[str, Any]:
+    event = dict(row)
+    for key in JSON_FIELDS:
+        if event.get(key) is not None:
+            event[key] = json.loads(event[key])
+    for key in BOOL_FIELDS:
+        event[key] = bool(event[key])
+    return event
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; returns the resulting version."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema v{version} is newer than this engine (v{len(MIGRATIONS)})"
+        )
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        conn.execute("BEGIN")
+        try:
+            for statement in MIGRATIONS[number - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer_conn = _connect(path)
+        self._writer_conn.isolation_level = None  # explicit transactions
+        self.schema_version = migrate(self._writer_conn)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-reader")
+        self._local = threading.local()
+        self._closed = False
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            self._local.conn = conn
+        return conn
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self._tx, fn)
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._writer_conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """For start-up and tools, before the loop runs."""
+        return self._writer.submit(self._tx, fn).result()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._writer_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._writer_conn.close()
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._writer_conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.write_sync(lambda c: c.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)))
+
+    # ------------------------------------------------------------------ events
+
+    @staticmethod
+    def _event_params(event: dict[str, Any]) -> dict[str, Any]:
+        params = {k: event.get(k) for k in EVENT_COLUMNS}
+        for key in JSON_FIELDS:
+            if params[key] is not None or key != "risk":
+                params[key] = json.dumps(params[key] if params[key] is not None else [])
+        for key in BOOL_FIELDS:
+            params[key] = int(bool(params[key]))
+        params["top_score"] = float(params["top_score"] or 0.0)
+        params["updated_at"] = time.time()
+        return params
+
+    async def upsert_event(self, event: dict[str, Any]) -> None:
+        """Insert or update an event row; user flags (acknowledged, protected) are kept."""
+        params = self._event_params(event)
+        cols = ", ".join(EVENT_COLUMNS)
+        marks = ", ".join(f":{c}" for c in EVENT_COLUMNS)
+        updates = ", ".join(
+            f"{c} = excluded.{c}" for c in EVENT_COLUMNS
+            if c not in ("id", "camera", "acknowledged", "protected", "risk", "alert")
+        )
+        sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
+               f"ON CONFLICT(id) DO UPDATE SET {updates}")
+        await self._write(lambda c: c.execute(sql, params))
+
+    async def get_event(self, event_id: str) -> dict[str, Any] | None:
+        def q(c: sqlite3.Connection) -> dict[str, Any] | None:
+            row = c.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+            return None if row is None else row_to_event(row)
+
+        return await self._read(q)
+
+    async def list_events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
+        where: list[str] = []
+        args: list[Any] = []
+        if query.camera:
+            where.append("camera = ?")
+            args.append(query.camera)
+        if query.label:
+            where.append("EXISTS (SELECT 1 FROM json_each(events.labels) WHERE value = ?)")
+            args.append(query.label)
+        if query.since is not None:
+            where.append("start_time >= ?")
+            args.append(query.since)
+        if query.until is not None:
+            where.append("start_time <= ?")
+            args.append(query.until)
+        if query.cursor:
+            start, eid = decode_cursor(query.cursor)
+            where.append("(start_time < ? OR (start_time = ? AND id < ?))")
+            args.extend([start, start, eid])
+        sql = "SELECT * FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, id DESC LIMIT ?"
+        args.append(query.limit + 1)
+
+        def q(c: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [row_to_event(r) for r in c.execute(sql, args).fetchall()]
+
+        rows = await self._read(q)
+        next_cursor = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            last = rows[-1]
+            next_cursor = encode_cursor(last["start_time"], last["id"])
+        return rows, next_cursor
+
+    def close_dangling_events(self) -> int:
+        """After a crash, events left open are closed at their last update."""
+        return self.write_sync(lambda c: c.execute(
+            "UPDATE events SET end_time = MAX(start_time, updated_at) WHERE end_time IS NULL"
+        ).rowcount)
+
+    async def count_events(self) -> int:
+        return await self._read(
+            lambda c: int(c.execute("SELECT COUNT(*) FROM events").fetchone()[0]))

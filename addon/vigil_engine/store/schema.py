@@ -1,0 +1,36 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` records progress.
+
+Never edit a released migration: add a new one. Each runs in one transaction.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: events and engine metadata
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE events (
+        id TEXT PRIMARY KEY,
+        camera TEXT NOT NULL,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        labels TEXT NOT NULL DEFAULT '[]',
+        zones TEXT NOT NULL DEFAULT '[]',
+        objects TEXT NOT NULL DEFAULT '[]',
+        top_score REAL NOT NULL DEFAULT 0,
+        has_snapshot INTEGER NOT NULL DEFAULT 0,
+        has_clip INTEGER NOT NULL DEFAULT 0,
+        risk TEXT,
+        alert INTEGER NOT NULL DEFAULT 0,
+        acknowledged INTEGER NOT NULL DEFAULT 0,
+        protected INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX events_start ON events (start_time DESC, id DESC);
+    CREATE INDEX events_camera_start ON events (camera, start_time DESC);
+    CREATE INDEX events_open ON events (end_time) WHERE end_time IS NULL;
+    """,
+]

@@ -1,0 +1,1 @@
+"""Object tracking: stable ids, confirmation, stationary state, zones, loitering."""

@@ -1,0 +1,248 @@
+"""Multi-object tracker tuned against false alarms.
+
+A detection becomes a *confirmed* object only after ``min_frames`` sightings
+with a good median score, which removes the one-frame ghosts that plague
+motion-only and single-shot systems. An object that has never moved (a parked
+car, a poster that looks like a person) is not *active* and cannot open an
+event; one that stops moving becomes *stationary*.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..config import CameraConfig, ObjectFilter
+from ..detect.regions import intersection, iou
+from ..detect.types import Box, Detection
+from ..motion.masks import point_in_polygon
+from .zones import Zone
+
+ZONE_GRACE = 2.0  # seconds outside a zone before time-in-zone restarts
+PATH_INTERVAL = 1.0  # seconds between stored path points
+PATH_MAX = 120
+STATIONARY_RECHECK = 5.0  # seconds between looks at objects that do not move
+FORGET_AFTER = 300.0  # drop an object nobody has looked at for this long
+
+# Labels that keep an event alive while they stand still (a person lingering
+# at a door matters; a parked car does not).
+ALIVE_WHEN_STILL = frozenset({"person"})
+
+
+@dataclass
+class TrackedObject:
+    id: str
+    label: str
+    box: Box
+    first_seen: float
+    last_seen: float
+    scores: deque[float] = field(default_factory=lambda: deque(maxlen=10))
+    top_score: float = 0.0
+    hits: int = 0
+    confirmed: bool = False
+    moved: bool = False
+    stationary: bool = False
+    velocity: tuple[float, float] = (0.0, 0.0)
+    origin: tuple[float, float] = (0.0, 0.0)
+    anchor: tuple[float, float] = (0.0, 0.0)
+    anchor_time: float = 0.0
+    zones: list[str] = field(default_factory=list)  # where it is now
+    entered_zones: list[str] = field(default_factory=list)  # everywhere it has been
+    zone_since: dict[str, float] = field(default_factory=dict)
+    zone_last_in: dict[str, float] = field(default_factory=dict)
+    loitering: bool = False
+    loitering_zones: list[str] = field(default_factory=list)
+    path: list[tuple[float, float, float]] = field(default_factory=list)  # (t, x, y)
+    missing_since: float | None = None
+    last_checked: float = 0.0
+    event_id: str | None = None
+
+    @property
+    def score(self) -> float:
+        return statistics.median(self.scores) if self.scores else 0.0
+
+    @property
+    def area(self) -> int:
+        return max(0, self.box[2] - self.box[0]) * max(0, self.box[3] - self.box[1])
+
+    @property
+    def bottom_center(self) -> tuple[float, float]:
+        return ((self.box[0] + self.box[2]) / 2, float(self.box[3]))
+
+    @property
+    def active(self) -> bool:
+        """Allowed to open an event: real, and moving."""
+        return self.confirmed and self.moved and not self.stationary
+
+    @property
+    def keeps_event_alive(self) -> bool:
+        return self.active or (self.confirmed and self.moved and self.label in ALIVE_WHEN_STILL)
+
+    def predicted_box(self, now: float) -> Box:
+        dt = min(max(now - self.last_seen, 0.0), 2.0)
+        dx, dy = self.velocity[0] * dt, self.velocity[1] * dt
+        x1, y1, x2, y2 = self.box
+        return (int(x1 + dx), int(y1 + dy), int(x2 + dx), int(y2 + dy))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackUpdate:
+    """What changed in one frame; the event manager reacts to it."""
+
+    time: float
+    seen: list[TrackedObject]
+    new: list[TrackedObject]
+    removed: list[TrackedObject]
+
+
+def _movement_threshold(area: float) -> float:
+    return max(0.25 * area**0.5, 6.0)
+
+
+class Tracker:
+    def __init__(self, camera: CameraConfig) -> None:
+        self.camera = camera
+        self.min_frames = camera.detect.min_frames
+        self.max_disappeared = camera.detect.max_disappeared
+        self.stationary_seconds = camera.detect.stationary_seconds
+        self.zones = [Zone.from_config(z) for z in camera.zones.values()]
+        self.tracks: dict[str, TrackedObject] = {}
+        self.filtered = 0  # detections dropped by score/area/mask filters
+
+    def passes_filter(self, det: Detection) -> bool:
+        f: ObjectFilter = self.camera.objects.filter_for(det.label)
+        if det.score < f.min_score or not f.min_area <= det.area <= f.max_area:
+            return False
+        x, y = det.bottom_center
+        return not any(point_in_polygon(x, y, poly) for poly in f.mask)
+
+    def regions_to_check(self, now: float) -> list[Box]:
+        """Boxes of objects worth looking at even without motion around them."""
+        boxes: list[Box] = []
+        for t in self.tracks.values():
+            if not t.stationary:
+                boxes.append(t.predicted_box(now))
+            elif now - t.last_checked >= STATIONARY_RECHECK:
+                boxes.append(t.box)
+        return boxes
+
+    def update(self, detections: list[Detection], now: float,
+               checked: list[Box]) -> TrackUpdate:
+        dets = [d for d in detections if self.passes_filter(d)]
+        self.filtered += len(detections) - len(dets)
+        pairs: list[tuple[float, str, int]] = []
+        for tid, t in self.tracks.items():
+            pred = t.predicted_box(now)
+            diag = max(((pred[2] - pred[0]) ** 2 + (pred[3] - pred[1]) ** 2) ** 0.5, 1.0)
+            pcx, pcy = (pred[0] + pred[2]) / 2, (pred[1] + pred[3]) / 2
+            for i, d in enumerate(dets):
+                if d.label != t.label:
+                    continue
+                overlap = iou(pred, d.box)
+                dcx, dcy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+                dist = ((pcx - dcx) ** 2 + (pcy - dcy) ** 2) ** 0.5 / diag
+                if overlap < 0.05 and dist > 0.6:
+                    continue
+                pairs.append((overlap - 0.5 * dist, tid, i))
+        pairs.sort(reverse=True)
+        used_tracks: set[str] = set()
+        used_dets: set[int] = set()
+        seen: list[TrackedObject] = []
+        for _, tid, i in pairs:
+            if tid in used_tracks or i in used_dets:
+                continue
+            used_tracks.add(tid)
+            used_dets.add(i)
+            t = self.tracks[tid]
+            self._observe(t, dets[i], now)
+            seen.append(t)
+
+        new: list[TrackedObject] = []
+        for i, d in enumerate(dets):
+            if i in used_dets:
+                continue
+            t = TrackedObject(id=secrets.token_hex(4), label=d.label, box=d.box,
+                              first_seen=now, last_seen=now)
+            t.origin = t.anchor = d.bottom_center
+            t.anchor_time = now
+            self._observe(t, d, now, first=True)
+            self.tracks[t.id] = t
+            new.append(t)
+            seen.append(t)
+
+        removed: list[TrackedObject] = []
+        for tid, t in list(self.tracks.items()):
+            if tid in used_tracks or t in new:
+                continue
+            looked = any(intersection(t.box, r) >= 0.6 * max(t.area, 1) for r in checked)
+            if looked:
+                t.last_checked = now
+                if t.missing_since is None:
+                    t.missing_since = now
+            missing = t.missing_since is not None and now - t.missing_since >= self.max_disappeared
+            if missing or now - t.last_seen > FORGET_AFTER:
+                removed.append(self.tracks.pop(tid))
+        return TrackUpdate(now, seen, new, removed)
+
+    def _observe(self, t: TrackedObject, d: Detection, now: float, first: bool = False) -> None:
+        if not first:
+            dt = now - t.last_seen
+            if dt > 0:
+                ocx, ocy = (t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2
+                ncx, ncy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
+                vx, vy = (ncx - ocx) / dt, (ncy - ocy) / dt
+                t.velocity = (0.5 * t.velocity[0] + 0.5 * vx, 0.5 * t.velocity[1] + 0.5 * vy)
+        t.box = d.box
+        t.last_seen = now
+        t.last_checked = now
+        t.missing_since = None
+        t.scores.append(d.score)
+        t.top_score = max(t.top_score, d.score)
+        t.hits += 1
+        f = self.camera.objects.filter_for(t.label)
+        if not t.confirmed and t.hits >= self.min_frames and t.score >= f.threshold:
+            t.confirmed = True
+        x, y = t.bottom_center
+        threshold = _movement_threshold(t.area)
+        if not t.moved and ((x - t.origin[0]) ** 2 + (y - t.origin[1]) ** 2) ** 0.5 > threshold:
+            t.moved = True
+        # Stationary: has not left a small neighbourhood for stationary_seconds.
+        if ((x - t.anchor[0]) ** 2 + (y - t.anchor[1]) ** 2) ** 0.5 > threshold:
+            t.anchor, t.anchor_time = (x, y), now
+            t.stationary = False
+        elif now - t.anchor_time >= self.stationary_seconds:
+            t.stationary = True
+        if not t.path or now - t.path[-1][0] >= PATH_INTERVAL:
+            t.path.append((round(now, 2), round(x, 1), round(y, 1)))
+            if len(t.path) > PATH_MAX:
+                del t.path[1 : len(t.path) - PATH_MAX + 1]
+        self._zones(t, now)
+
+    def _zones(self, t: TrackedObject, now: float) -> None:
+        point = t.bottom_center
+        current = []
+        for z in self.zones:
+            if z.contains(t.label, point):
+                current.append(z.name)
+                last_in = t.zone_last_in.get(z.name)
+                if last_in is None or now - last_in > ZONE_GRACE:
+                    t.zone_since[z.name] = now
+                t.zone_last_in[z.name] = now
+                if t.confirmed and z.name not in t.entered_zones:
+                    t.entered_zones.append(z.name)
+                if (z.loitering_time > 0 and t.confirmed
+                        and now - t.zone_since[z.name] >= z.loitering_time
+                        and z.name not in t.loitering_zones):
+                    t.loitering_zones.append(z.name)
+                    t.loitering = True
+        t.zones = current
+
+    def counts(self) -> dict[str, int]:
+        """Confirmed objects in view per label (for status sensors)."""
+        out: dict[str, int] = {}
+        for t in self.tracks.values():
+            if t.confirmed:
+                out[t.label] = out.get(t.label, 0) + 1
+        return out
