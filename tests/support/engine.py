@@ -71,8 +71,9 @@ class EngineProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"engine exited with {self.proc.returncode}:\n{self.log()}")
             token_file = self.data_dir / "token"
-            if token_file.is_file():
-                self.token = self.config["api"].get("token") or token_file.read_text().strip()
+            configured = self.config["api"].get("token")
+            if configured or token_file.is_file():
+                self.token = configured or token_file.read_text().strip()
                 try:
                     if self.get("/api/health").status == 200:
                         return self

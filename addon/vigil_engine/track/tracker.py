@@ -181,7 +181,9 @@ class Tracker:
                 t.last_checked = now
                 if t.missing_since is None:
                     t.missing_since = now
-            missing = t.missing_since is not None and now - t.missing_since >= self.max_disappeared
+            # Unconfirmed candidates (likely ghosts) are dropped sooner than real objects.
+            patience = self.max_disappeared if t.confirmed else min(1.0, self.max_disappeared)
+            missing = t.missing_since is not None and now - t.missing_since >= patience
             if missing or now - t.last_seen > FORGET_AFTER:
                 removed.append(self.tracks.pop(tid))
         return TrackUpdate(now, seen, new, removed)

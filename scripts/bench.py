@@ -1,0 +1,508 @@
+"""Vigil performance figures: inference, CPU against the decode floor, throughput, memory.
+
+Why: the engine's cost claims (fast inference, an idle camera costs little
+more than decoding it, modest memory) must be backed by figures anyone can
+reproduce on real footage, a real RTSP server and the real model. This prints
+measurements with their targets; it is not a pass/fail test.
+
+Run it through ``scripts/bench`` (sets up the venv, model, footage and the
+RTSP peers). ``--quick`` shortens every window for a smoke run; ``--json FILE``
+also writes the figures as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image
+
+from tests.support.engine import EngineProcess
+from tests.support.rtsp import FFMPEG, RtspCamera
+from vigil_engine.config import parse_config
+from vigil_engine.detect.model import Model
+from vigil_engine.detect.pool import DetectorPool
+from vigil_engine.detect.regions import plan_regions
+from vigil_engine.detect.types import Box
+from vigil_engine.motion.detector import MotionDetector
+from vigil_engine.track.tracker import Tracker
+
+ROOT = Path(__file__).resolve().parents[1]
+FOOTAGE_DIR = Path(os.environ.get("VIGIL_FOOTAGE_DIR", ROOT / "var" / "footage"))
+FOOTAGE_MP4 = FOOTAGE_DIR / "vtest.mp4"
+FOOTAGE_TS = FOOTAGE_DIR / "vtest.ts"
+BENCH_DIR = ROOT / "var" / "bench"
+
+W, H = 768, 576
+DETECT = {"fps": 5, "width": W, "height": H}
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Decodes every frame of an RTSP stream and nothing else: the "decode floor"
+# an NVR cannot go below. Same open options and threading as the engine's
+# capture (vigil_engine/capture/source.py). SIGUSR1 prints the frame count.
+FLOOR_SCRIPT = """
+import signal, sys, av
+n = 0
+def report(*_):
+    print(n, flush=True)
+signal.signal(signal.SIGUSR1, report)
+with av.open(sys.argv[1], options={"rtsp_transport": "tcp"}, timeout=(10.0, 8.0)) as c:
+    s = c.streams.video[0]
+    s.thread_type = "AUTO"
+    for packet in c.demux(s):
+        for _ in packet.decode():
+            n += 1
+            if n == 1:
+                print("READY", flush=True)
+"""
+
+
+@dataclass
+class Settings:
+    """Window lengths; --quick shrinks them for a smoke run, not for real figures."""
+
+    invokes: int = 200
+    warmup_invokes: int = 20
+    warm_s: float = 5.0
+    window_s: float = 20.0
+    pipeline_frames: int = 300
+    multi_s: float = 20.0
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(invokes=40, warmup_invokes=5, warm_s=2.0, window_s=6.0,
+                   pipeline_frames=60, multi_s=8.0)
+
+
+@dataclass
+class Figure:
+    """One printed row: a measured value, its target (if any) and whether it is met."""
+
+    key: str
+    label: str
+    value: float
+    unit: str
+    target: str = "-"
+    met: bool | None = None
+    note: str = ""
+
+
+@dataclass
+class Report:
+    """Collects figures and prints them as one table."""
+
+    figures: list[Figure] = field(default_factory=list)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, fig: Figure) -> Figure:
+        self.figures.append(fig)
+        met = {True: "yes", False: "NO", None: "-"}[fig.met]
+        print(f"  {fig.label}: {_fmt(fig.value)} {fig.unit}  (target {fig.target}, met {met})"
+              + (f"  [{fig.note}]" if fig.note else ""), flush=True)
+        return fig
+
+    def table(self) -> str:
+        rows = [("Figure", "Value", "Target", "Met", "Notes")]
+        for f in self.figures:
+            met = {True: "yes", False: "NO", None: "-"}[f.met]
+            rows.append((f.label, f"{_fmt(f.value)} {f.unit}".strip(), f.target, met, f.note))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = []
+        for i, r in enumerate(rows):
+            cells = [r[c].ljust(widths[c]) for c in range(4)]
+            lines.append("  ".join(cells) + ("  " + r[4] if r[4] else ""))
+            if i == 0:
+                lines.append("  ".join("-" * w for w in widths) + "  -----")
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+# ----------------------------------------------------------------------------- /proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of the whole process (all its threads), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) in MiB: resident now and its peak."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+@dataclass
+class CpuWindow:
+    """CPU use of a process over a wall-clock window."""
+
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def percent(self) -> float:
+        """Percent of ONE core (100 = one core fully busy)."""
+        return 100.0 * self.cpu_s / self.wall_s
+
+
+def sample_cpu(pid: int, seconds: float, between: Callable[[], None] | None = None) -> CpuWindow:
+    """Sleep through a window and return the CPU the process used in it."""
+    c0, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = cpu_seconds(pid), time.monotonic()
+    if between is not None:
+        between()
+    return CpuWindow(c1 - c0, t1 - t0)
+
+
+# ----------------------------------------------------------------------------- footage
+
+
+def decode_frames(path: Path, every: int = 1, limit: int | None = None) -> list[np.ndarray]:
+    """RGB frames at detect size (768x576), every `every`-th one, up to `limit`."""
+    frames: list[np.ndarray] = []
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i % every:
+                continue
+            frames.append(f.to_ndarray(format="rgb24", width=W, height=H))
+            if limit is not None and len(frames) >= limit:
+                break
+    return frames
+
+
+def idle_clip() -> Path:
+    """An empty plaza (median of the footage) as a 20 s still H.264 MPEG-TS, cached.
+
+    Built like tests/test_engine_rtsp.py's lighting clip, minus the lighting
+    changes: a camera watching a scene where nothing happens.
+    """
+    ts = BENCH_DIR / "idle.ts"
+    if ts.is_file() and ts.stat().st_size > 0 and ts.stat().st_mtime >= FOOTAGE_MP4.stat().st_mtime:
+        return ts
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    background = np.median(np.stack(decode_frames(FOOTAGE_MP4, every=16)), axis=0)
+    png = BENCH_DIR / "idle.png"
+    Image.fromarray(background.astype(np.uint8)).save(png)
+    tmp = BENCH_DIR / ".idle.ts.tmp"
+    subprocess.run(
+        [FFMPEG, "-nostdin", "-v", "error", "-y", "-loop", "1", "-framerate", "10",
+         "-i", str(png), "-t", "20", "-c:v", "libx264", "-preset", "veryfast",
+         "-pix_fmt", "yuv420p", "-g", "10", "-keyint_min", "10", "-sc_threshold", "0",
+         "-bf", "0", "-f", "mpegts", str(tmp)],
+        check=True,
+    )
+    os.replace(tmp, ts)
+    return ts
+
+
+# ----------------------------------------------------------------------------- 1. inference
+
+
+def bench_inference(report: Report, s: Settings) -> None:
+    """Model.detect per call (what the pool times) on real 300x300 footage crops."""
+    print("\n[1/4] inference: real model on 300x300 crops of the footage", flush=True)
+    frames = decode_frames(FOOTAGE_MP4, every=20, limit=40)
+    size = 300
+    spots = [(x, y) for y in (0, H - size) for x in (0, (W - size) // 2, W - size)]
+    crops = [np.ascontiguousarray(f[y : y + size, x : x + size])
+             for i, f in enumerate(frames) for x, y in [spots[i % len(spots)]]]
+    for threads in (1, 2):
+        model = Model(threads=threads)
+        for i in range(s.warmup_invokes):
+            model.detect(crops[i % len(crops)], 0.5)
+        times: list[float] = []
+        for i in range(s.invokes):
+            crop = crops[i % len(crops)]
+            t0 = time.perf_counter()
+            model.detect(crop, 0.5)
+            times.append((time.perf_counter() - t0) * 1000)
+        med, p90 = (float(v) for v in np.percentile(times, [50, 90]))
+        target, met = ("<= 10 ms", med <= 10.0) if threads == 2 else ("-", None)
+        note = f"{s.invokes} calls after {s.warmup_invokes} warm-up"
+        report.add(Figure(f"inference_{threads}t_median_ms",
+                          f"Inference, {threads} thread{'s' * (threads > 1)}, median",
+                          med, "ms", target, met, note))
+        report.add(Figure(f"inference_{threads}t_p90_ms",
+                          f"Inference, {threads} thread{'s' * (threads > 1)}, p90",
+                          p90, "ms"))
+        del model
+
+
+# ----------------------------------------------------------------------------- 2. CPU vs floor
+
+
+def _engine_config(urls: dict[str, str]) -> dict[str, Any]:
+    return {
+        "detector": {"threads": 2},
+        "cameras": {name: {"inputs": [{"url": url, "roles": ["detect"]}], "detect": DETECT}
+                    for name, url in urls.items()},
+    }
+
+
+def _wait_online(engine: EngineProcess, names: list[str]) -> None:
+    engine.wait_for(lambda: all(engine.camera(n)["status"] == "online" for n in names),
+                    timeout=30, interval=0.25, what=f"cameras {names} online")
+
+
+@dataclass
+class EngineRun:
+    """What one engine measurement window saw."""
+
+    cpu: CpuWindow
+    rss_mb: float
+    hwm_mb: float
+    stats: dict[str, dict[str, float]]  # per camera: deltas over the window + rates
+
+
+def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> EngineRun:
+    """Start the real engine CLI on the cameras, let it warm, sample CPU over a window."""
+    names = list(urls)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp, \
+            EngineProcess(Path(tmp), _engine_config(urls)) as engine:
+        assert engine.proc is not None
+        pid = engine.proc.pid
+        _wait_online(engine, names)
+        time.sleep(warm_s)
+        before = {n: engine.camera(n) for n in names}
+        cpu = sample_cpu(pid, window_s)
+        rss, hwm = memory_mb(pid)
+        after = {n: engine.camera(n) for n in names}
+        stats: dict[str, dict[str, float]] = {}
+        for n in names:
+            b, a = before[n]["stats"], after[n]["stats"]
+            stats[n] = {k: a[k] - b[k] for k in
+                        ("frames", "dropped", "detect_runs", "regions", "motion_frames")}
+            stats[n]["input_fps"] = after[n]["fps"]
+            stats[n]["sample_fps"] = after[n]["sample_fps"]
+            stats[n]["process_ms"] = after[n]["stats"]["process_ms"]
+        return EngineRun(cpu, rss, hwm, stats)
+
+
+def measure_floor(url: str, warm_s: float, window_s: float) -> tuple[CpuWindow, float]:
+    """CPU of a plain PyAV process decoding the same stream; returns (window, decoded fps)."""
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_SCRIPT, url], stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        out = proc.stdout
+
+        def line(timeout: float) -> str:
+            ready, _, _ = select.select([out], [], [], timeout)
+            text = out.readline().decode().strip() if ready else ""
+            if not text:
+                raise RuntimeError(f"decode-floor process gave no output (exit {proc.poll()})")
+            return text
+
+        if line(30) != "READY":
+            raise RuntimeError("decode-floor process did not start decoding")
+        time.sleep(warm_s)
+        proc.send_signal(signal.SIGUSR1)
+        n0 = int(line(10))
+        cpu = sample_cpu(proc.pid, window_s)
+        proc.send_signal(signal.SIGUSR1)
+        n1 = int(line(10))
+        return cpu, (n1 - n0) / cpu.wall_s
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
+    """Engine (one camera, 5 detect fps) vs the decode floor, one after the other."""
+    print(f"\n[2/4] CPU, {scene} scene: engine vs decode floor "
+          f"({s.window_s:.0f} s windows after {s.warm_s:.0f} s warm-up)", flush=True)
+    with RtspCamera(ts) as cam:
+        run = measure_engine({"cam": cam.url}, s.warm_s, s.window_s)
+        floor, floor_fps = measure_floor(cam.url, s.warm_s, s.window_s)
+    st = run.stats["cam"]
+    per_s = {k: st[k] / run.cpu.wall_s for k in ("frames", "detect_runs", "motion_frames")}
+    note = (f"decoded {st['input_fps']:.1f} fps, processed {per_s['frames']:.1f}/s, "
+            f"motion on {per_s['motion_frames']:.1f}/s, detect runs {per_s['detect_runs']:.1f}/s"
+            f" ({st['regions'] / max(st['detect_runs'], 1):.1f} regions/run), "
+            f"dropped {st['dropped']:.0f}, RSS {run.rss_mb:.0f} MB")
+    report.add(Figure(f"cpu_{scene}_engine_pct", f"Engine CPU, 1 camera, {scene}",
+                      run.cpu.percent, "% core", note=note))
+    report.add(Figure(f"cpu_{scene}_floor_pct", f"Decode floor CPU, {scene}", floor.percent,
+                      "% core", note=f"PyAV decoding every frame: {floor_fps:.1f} fps"))
+    ratio = run.cpu.percent / max(floor.percent, 1e-9)
+    target, met = ("<= 1.3x", ratio <= 1.3) if scene == "idle" else ("-", None)
+    report.add(Figure(f"cpu_{scene}_ratio", f"Engine / floor, {scene}", ratio, "x", target, met))
+
+
+# ----------------------------------------------------------------------------- 3. throughput
+
+
+async def _pipeline(frames: list[np.ndarray], data_dir: Path) -> dict[str, float]:
+    """pipeline.CameraPipeline._process minus events/snapshots, as fast as it will go."""
+    cfg = parse_config({"cameras": {"bench": {
+        "inputs": [{"url": str(FOOTAGE_MP4), "roles": ["detect"]}], "detect": DETECT}}},
+        data_dir=data_dir)
+    cam = cfg.cameras["bench"]
+    pool = DetectorPool(cfg.detector.model, cfg.detector.labels, cfg.detector.threads)
+    try:
+        labels = frozenset(cam.objects.track)
+        min_score = min(cam.objects.filter_for(label).min_score for label in cam.objects.track)
+        for _ in range(3):  # warm the interpreter outside the timed loop
+            await pool.detect(frames[0], [(0, 0, W, H)], min_score, labels)
+        motion = MotionDetector(cam.detect.width, cam.detect.height, cam.motion)
+        tracker = Tracker(cam)
+        clock = time.time()  # frames are 1/fps apart on the tracker's clock
+        n_regions = n_runs = n_motion = 0
+        t0 = time.perf_counter()
+        for i, rgb in enumerate(frames):
+            now = clock + i / DETECT["fps"]
+            result = await asyncio.to_thread(motion.process, rgb)
+            n_motion += bool(result.boxes)
+            regions: list[Box] = []
+            detections = []
+            look_at = [*result.boxes, *tracker.regions_to_check(now)]
+            if look_at:
+                regions = plan_regions(look_at, rgb.shape[1], rgb.shape[0], pool.input_size)
+                detections = await pool.detect(rgb, regions, min_score, labels)
+                n_runs += 1
+                n_regions += len(regions)
+            tracker.update(detections, now, regions)
+        elapsed = time.perf_counter() - t0
+    finally:
+        pool.close()
+    n = len(frames)
+    return {"fps": n / elapsed, "ms": 1000 * elapsed / n, "regions": n_regions / n,
+            "runs": n_runs / n, "motion": n_motion / n, "tracks": float(len(tracker.tracks))}
+
+
+def bench_pipeline(report: Report, s: Settings) -> None:
+    """Frames/s of motion -> regions -> detection -> tracking on the busy footage."""
+    print(f"\n[3/4] pipeline throughput: {s.pipeline_frames} busy frames, in process", flush=True)
+    # Every 2nd frame of the 10 fps footage = what a 5 fps detect sample sees.
+    frames = decode_frames(FOOTAGE_MP4, every=2, limit=s.pipeline_frames)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
+        r = asyncio.run(_pipeline(frames, Path(tmp)))
+    note = (f"{r['regions']:.2f} regions/frame, detection on {100 * r['runs']:.0f} % of "
+            f"frames, motion on {100 * r['motion']:.0f} %; events/snapshots not included")
+    report.add(Figure("pipeline_fps", "Pipeline throughput, busy", r["fps"], "frames/s",
+                      note=note))
+    report.add(Figure("pipeline_ms_per_frame", "Pipeline time per frame, busy", r["ms"], "ms"))
+    report.add(Figure("pipeline_regions_per_frame", "Regions per frame, busy", r["regions"],
+                      "regions"))
+
+
+# ----------------------------------------------------------------------------- 4. memory
+
+
+def bench_memory(report: Report, s: Settings) -> None:
+    """RSS of one engine with 4 cameras on the busy stream after ~20 s running."""
+    print(f"\n[4/4] memory: one engine, 4 cameras on the busy stream, {s.multi_s:.0f} s",
+          flush=True)
+    with RtspCamera(FOOTAGE_TS) as cam:
+        run = measure_engine({f"cam{i}": cam.url for i in range(1, 5)}, 0.0, s.multi_s)
+    dropped = sum(st["dropped"] for st in run.stats.values())
+    runs = sum(st["detect_runs"] for st in run.stats.values()) / run.cpu.wall_s
+    note = (f"CPU {run.cpu.percent:.0f} % core, {runs:.1f} detect runs/s total, "
+            f"{dropped:.0f} frames dropped")
+    report.add(Figure("rss_4cams_mb", "Engine RSS, 4 cameras", run.rss_mb, "MB", "<= 150 MB",
+                      run.rss_mb <= 150, note))
+    report.add(Figure("hwm_4cams_mb", "Engine peak RSS (VmHWM), 4 cameras", run.hwm_mb, "MB"))
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _machine() -> dict[str, Any]:
+    model = next((ln.split(":", 1)[1].strip() for ln in
+                  Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")), platform.processor())
+    commit = ""
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                check=True, capture_output=True, text=True).stdout.strip()
+    return {"cpus": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "pyav": av.__version__, "commit": commit}
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so every engine/camera/floor process is stopped."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="short windows (smoke run)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    s = Settings.quick() if args.quick else Settings()
+    report = Report(context={**_machine(), "quick": args.quick, **asdict(s)})
+    started = time.monotonic()
+    ctx = report.context
+    print(f"Vigil bench{' (--quick)' if args.quick else ''}: {ctx['cpus']} CPU(s), "
+          f"{ctx['cpu_model']}, Python {ctx['python']}, PyAV {ctx['pyav']}, "
+          f"commit {ctx['commit'] or '?'}", flush=True)
+    try:
+        with _terminate_as_interrupt():
+            bench_inference(report, s)
+            bench_cpu(report, s, "idle", idle_clip())
+            bench_cpu(report, s, "busy", FOOTAGE_TS)
+            bench_pipeline(report, s)
+            bench_memory(report, s)
+    except KeyboardInterrupt:
+        print("\ninterrupted; processes stopped", file=sys.stderr)
+        return 130
+    ctx["duration_s"] = round(time.monotonic() - started, 1)
+    print(f"\nResults ({ctx['duration_s']:.0f} s run; CPU is % of one core):\n")
+    print(report.table())
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(
+            {"context": report.context, "figures": [asdict(f) for f in report.figures]},
+            indent=2) + "\n")
+        print(f"\nJSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
