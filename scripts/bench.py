@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -110,6 +110,12 @@ class Report:
 
     figures: list[Figure] = field(default_factory=list)
     context: dict[str, Any] = field(default_factory=dict)
+    background: dict[str, float] = field(default_factory=dict)  # where -> % core of others
+
+    def others(self, where: str, percent: float) -> str:
+        """Record what other processes used during a measurement; returns a note."""
+        self.background[where] = round(percent, 1)
+        return f"others {percent:.0f} % core"
 
     def add(self, fig: Figure) -> Figure:
         self.figures.append(fig)
@@ -151,6 +157,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (everything but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def memory_mb(pid: int) -> tuple[float, float]:
     """(VmRSS, VmHWM) in MiB: resident now and its peak."""
     values: dict[str, float] = {}
@@ -163,25 +176,33 @@ def memory_mb(pid: int) -> tuple[float, float]:
 
 @dataclass
 class CpuWindow:
-    """CPU use of a process over a wall-clock window."""
+    """CPU use of a process over a wall-clock window, and of everything else meanwhile."""
 
     cpu_s: float
     wall_s: float
+    system_s: float  # busy CPU seconds of the whole machine in the same window
 
     @property
     def percent(self) -> float:
         """Percent of ONE core (100 = one core fully busy)."""
         return 100.0 * self.cpu_s / self.wall_s
 
+    @property
+    def others_percent(self) -> float:
+        """Everything but the measured process (RTSP peers, other jobs), % of one core.
 
-def sample_cpu(pid: int, seconds: float, between: Callable[[], None] | None = None) -> CpuWindow:
+        Why: on a shared 2-core machine, another job's load changes the
+        figures; printing it keeps a contaminated run from passing as clean.
+        """
+        return max(0.0, 100.0 * (self.system_s - self.cpu_s) / self.wall_s)
+
+
+def sample_cpu(pid: int, seconds: float) -> CpuWindow:
     """Sleep through a window and return the CPU the process used in it."""
-    c0, t0 = cpu_seconds(pid), time.monotonic()
+    c0, s0, t0 = cpu_seconds(pid), system_busy_seconds(), time.monotonic()
     time.sleep(seconds)
-    c1, t1 = cpu_seconds(pid), time.monotonic()
-    if between is not None:
-        between()
-    return CpuWindow(c1 - c0, t1 - t0)
+    c1, s1, t1 = cpu_seconds(pid), system_busy_seconds(), time.monotonic()
+    return CpuWindow(c1 - c0, t1 - t0, s1 - s0)
 
 
 # ----------------------------------------------------------------------------- footage
@@ -241,14 +262,19 @@ def bench_inference(report: Report, s: Settings) -> None:
         for i in range(s.warmup_invokes):
             model.detect(crops[i % len(crops)], 0.5)
         times: list[float] = []
+        c0, s0, w0 = time.process_time(), system_busy_seconds(), time.monotonic()
         for i in range(s.invokes):
             crop = crops[i % len(crops)]
             t0 = time.perf_counter()
             model.detect(crop, 0.5)
             times.append((time.perf_counter() - t0) * 1000)
+        window = CpuWindow(time.process_time() - c0, time.monotonic() - w0,
+                           system_busy_seconds() - s0)
         med, p90 = (float(v) for v in np.percentile(times, [50, 90]))
         target, met = ("<= 10 ms", med <= 10.0) if threads == 2 else ("-", None)
-        note = f"{s.invokes} calls after {s.warmup_invokes} warm-up"
+        cpu_per_call = 1000 * window.cpu_s / s.invokes
+        note = (f"{s.invokes} calls after {s.warmup_invokes} warm-up, CPU {cpu_per_call:.1f} ms"
+                f"/call, {report.others(f'inference_{threads}t', window.others_percent)}")
         report.add(Figure(f"inference_{threads}t_median_ms",
                           f"Inference, {threads} thread{'s' * (threads > 1)}, median",
                           med, "ms", target, met, note))
@@ -353,11 +379,13 @@ def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
     note = (f"decoded {st['input_fps']:.1f} fps, processed {per_s['frames']:.1f}/s, "
             f"motion on {per_s['motion_frames']:.1f}/s, detect runs {per_s['detect_runs']:.1f}/s"
             f" ({st['regions'] / max(st['detect_runs'], 1):.1f} regions/run), "
-            f"dropped {st['dropped']:.0f}, RSS {run.rss_mb:.0f} MB")
+            f"dropped {st['dropped']:.0f}, RSS {run.rss_mb:.0f} MB, "
+            f"{report.others(f'cpu_{scene}_engine', run.cpu.others_percent)}")
     report.add(Figure(f"cpu_{scene}_engine_pct", f"Engine CPU, 1 camera, {scene}",
                       run.cpu.percent, "% core", note=note))
     report.add(Figure(f"cpu_{scene}_floor_pct", f"Decode floor CPU, {scene}", floor.percent,
-                      "% core", note=f"PyAV decoding every frame: {floor_fps:.1f} fps"))
+                      "% core", note=f"PyAV decoding every frame: {floor_fps:.1f} fps, "
+                      f"{report.others(f'cpu_{scene}_floor', floor.others_percent)}"))
     ratio = run.cpu.percent / max(floor.percent, 1e-9)
     target, met = ("<= 1.3x", ratio <= 1.3) if scene == "idle" else ("-", None)
     report.add(Figure(f"cpu_{scene}_ratio", f"Engine / floor, {scene}", ratio, "x", target, met))
@@ -382,6 +410,7 @@ async def _pipeline(frames: list[np.ndarray], data_dir: Path) -> dict[str, float
         tracker = Tracker(cam)
         clock = time.time()  # frames are 1/fps apart on the tracker's clock
         n_regions = n_runs = n_motion = 0
+        c0, s0 = time.process_time(), system_busy_seconds()
         t0 = time.perf_counter()
         for i, rgb in enumerate(frames):
             now = clock + i / DETECT["fps"]
@@ -397,11 +426,13 @@ async def _pipeline(frames: list[np.ndarray], data_dir: Path) -> dict[str, float
                 n_regions += len(regions)
             tracker.update(detections, now, regions)
         elapsed = time.perf_counter() - t0
+        window = CpuWindow(time.process_time() - c0, elapsed, system_busy_seconds() - s0)
     finally:
         pool.close()
     n = len(frames)
     return {"fps": n / elapsed, "ms": 1000 * elapsed / n, "regions": n_regions / n,
-            "runs": n_runs / n, "motion": n_motion / n, "tracks": float(len(tracker.tracks))}
+            "runs": n_runs / n, "motion": n_motion / n, "cpu": window.percent,
+            "others": window.others_percent}
 
 
 def bench_pipeline(report: Report, s: Settings) -> None:
@@ -411,8 +442,9 @@ def bench_pipeline(report: Report, s: Settings) -> None:
     frames = decode_frames(FOOTAGE_MP4, every=2, limit=s.pipeline_frames)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
         r = asyncio.run(_pipeline(frames, Path(tmp)))
-    note = (f"{r['regions']:.2f} regions/frame, detection on {100 * r['runs']:.0f} % of "
-            f"frames, motion on {100 * r['motion']:.0f} %; events/snapshots not included")
+    note = (f"detection on {100 * r['runs']:.0f} % of frames, motion on "
+            f"{100 * r['motion']:.0f} %, CPU {r['cpu']:.0f} % core, "
+            f"{report.others('pipeline', r['others'])}; events/snapshots not included")
     report.add(Figure("pipeline_fps", "Pipeline throughput, busy", r["fps"], "frames/s",
                       note=note))
     report.add(Figure("pipeline_ms_per_frame", "Pipeline time per frame, busy", r["ms"], "ms"))
@@ -432,13 +464,23 @@ def bench_memory(report: Report, s: Settings) -> None:
     dropped = sum(st["dropped"] for st in run.stats.values())
     runs = sum(st["detect_runs"] for st in run.stats.values()) / run.cpu.wall_s
     note = (f"CPU {run.cpu.percent:.0f} % core, {runs:.1f} detect runs/s total, "
-            f"{dropped:.0f} frames dropped")
+            f"{dropped:.0f} frames dropped, {report.others('rss_4cams', run.cpu.others_percent)}")
     report.add(Figure("rss_4cams_mb", "Engine RSS, 4 cameras", run.rss_mb, "MB", "<= 150 MB",
                       run.rss_mb <= 150, note))
     report.add(Figure("hwm_4cams_mb", "Engine peak RSS (VmHWM), 4 cameras", run.hwm_mb, "MB"))
 
 
 # ----------------------------------------------------------------------------- main
+
+BUSY_OTHERS = 10.0  # % of a core used by other processes that makes a figure suspect
+
+
+def quiet_check(seconds: float = 2.0) -> float:
+    """How busy the machine is before we start (% of one core), to warn about noise."""
+    s0, t0 = system_busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return 100.0 * (system_busy_seconds() - s0) / (time.monotonic() - t0)
+
 
 
 def _machine() -> dict[str, Any]:
@@ -482,6 +524,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Vigil bench{' (--quick)' if args.quick else ''}: {ctx['cpus']} CPU(s), "
           f"{ctx['cpu_model']}, Python {ctx['python']}, PyAV {ctx['pyav']}, "
           f"commit {ctx['commit'] or '?'}", flush=True)
+    idle = quiet_check()
+    report.background["before_start"] = round(idle, 1)
+    if idle > BUSY_OTHERS:
+        print(f"WARNING: the machine is already busy ({idle:.0f} % of a core used by other "
+              "processes); figures will be noisy", flush=True)
     try:
         with _terminate_as_interrupt():
             bench_inference(report, s)
@@ -495,10 +542,16 @@ def main(argv: list[str] | None = None) -> int:
     ctx["duration_s"] = round(time.monotonic() - started, 1)
     print(f"\nResults ({ctx['duration_s']:.0f} s run; CPU is % of one core):\n")
     print(report.table())
+    noisy = {k: v for k, v in report.background.items() if v > BUSY_OTHERS}
+    if noisy:
+        print(f"\nWARNING: other processes used > {BUSY_OTHERS:.0f} % of a core during: "
+              + ", ".join(f"{k} ({v:.0f} %)" for k, v in noisy.items())
+              + "; rerun on a quiet machine for trustworthy figures")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(
-            {"context": report.context, "figures": [asdict(f) for f in report.figures]},
+            {"context": report.context, "background_pct_core": report.background,
+             "figures": [asdict(f) for f in report.figures]},
             indent=2) + "\n")
         print(f"\nJSON written to {args.json}")
     return 0

@@ -18,12 +18,17 @@ from aiohttp import web
 from . import __version__
 from .api.auth import load_or_create_token
 from .api.server import build_app
-from .config import Config
+from .config import CameraConfig, Config
 from .detect.pool import DetectorPool
 from .events.bus import EventBus
 from .events.snapshots import SnapshotWriter
 from .pipeline import CameraPipeline
+from .record.activity import ActivityLog
+from .record.recorder import Recorder
+from .record.retention import Retention
+from .record.service import ClipService
 from .store.db import Store
+from .store.recordings import RecordingIndex
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,7 +43,10 @@ class Engine:
         self.pipelines: dict[str, CameraPipeline] = {}
         self.bus = EventBus()
         self.snapshots = SnapshotWriter(self.data_dir / "snapshots")
+        self.recordings_root = self.data_dir / "recordings"
+        self.clips_root = self.data_dir / "clips"
         self._runner: web.AppRunner | None = None
+        self._retention_task: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -54,12 +62,19 @@ class Engine:
             instance = str(uuid.uuid4())
             await asyncio.to_thread(self.store.set_meta, "instance_id", instance)
         self.instance_id = instance
+        self.recording_index = RecordingIndex(self.store)
+        self.retention = Retention(cfg, self.recordings_root, self.clips_root, self.store,
+                                   self.recording_index, self.bus)
+        # Index and disk must agree before anything records (after a crash, too).
+        self.reconcile_report = await asyncio.to_thread(self.retention.reconcile)
+        self.clips = ClipService(self.recordings_root, self.clips_root, self.recording_index,
+                                 self.retention)
         self.pool = await asyncio.to_thread(
             DetectorPool, cfg.detector.model, cfg.detector.labels, cfg.detector.threads)
         for name, cam in cfg.cameras.items():
             if cam.enabled:
                 self.pipelines[name] = CameraPipeline(cam, self.pool, self.store, self.bus,
-                                                      self.snapshots)
+                                                      self.snapshots, self._make_recorder)
         self._runner = web.AppRunner(build_app(self), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
@@ -69,6 +84,8 @@ class Engine:
         self.url = f"http://{host}:{cfg.api.port}"
         for p in self.pipelines.values():
             await p.start()
+        self._retention_task = asyncio.create_task(
+            self.retention.run(cfg.storage.check_seconds), name="retention")
         _LOGGER.info("Vigil engine %s: %d camera(s), API on %s", __version__,
                      len(self.pipelines), self.url)
 
@@ -76,13 +93,45 @@ class Engine:
         _LOGGER.info("shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            await asyncio.gather(self._retention_task, return_exceptions=True)
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()),
                              return_exceptions=True)
+        if hasattr(self, "retention"):
+            # Leave the disk within its limits and has_clip flags true on exit.
+            try:
+                await self.retention.pass_once()
+            except Exception:
+                _LOGGER.exception("final retention pass failed")
         if hasattr(self, "pool"):
             await asyncio.to_thread(self.pool.close)
         if hasattr(self, "store"):
             await asyncio.to_thread(self.store.close)
         _LOGGER.info("stopped cleanly")
+
+    def _make_recorder(self, camera: CameraConfig, activity: ActivityLog,
+                       loop: asyncio.AbstractEventLoop) -> Recorder:
+        return Recorder(camera, self.recordings_root, self.recording_index, activity, loop)
+
+    async def storage_status(self) -> dict[str, Any]:
+        used, free, total = await asyncio.to_thread(self.retention.disk_usage)
+        per_camera = await self.recording_index.usage()
+        oldest = min((c["oldest"] for c in per_camera.values() if c["oldest"]), default=None)
+        st = self.config.storage
+        report = self.retention.last_report
+        return {
+            "used_bytes": used,
+            "free_bytes": free,
+            "total_bytes": total,
+            "max_size_gb": st.max_size_gb,
+            "min_free_gb": st.min_free_gb,
+            "oldest_footage": oldest,
+            "cameras": per_camera,
+            "last_purge": {"freed_bytes": report.freed_bytes, "aged": report.aged,
+                           "quota": report.quota, "undecided": report.undecided_dropped,
+                           "clips": report.clips, "warnings": report.reasons},
+        }
 
     def detector_status(self) -> dict[str, Any]:
         st = self.pool.stats

@@ -112,6 +112,28 @@ class EventsConfig:
     max_length: float = 300.0
 
 
+RISK_LEVELS = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    enabled: bool = False
+    mode: str = "continuous"  # continuous | events
+    segment_seconds: float = 10.0
+    pre_capture: float = 5.0
+    post_capture: float = 5.0
+    retain_days: float = 7.0  # continuous footage
+    event_retain_days: float = 30.0  # footage that overlaps an event
+    risk_retain_days: dict[str, float] = field(default_factory=dict)  # by risk level
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    max_size_gb: float | None = None
+    min_free_gb: float | None = None
+    check_seconds: float = 10.0
+
+
 @dataclass(frozen=True)
 class CameraConfig:
     name: str
@@ -121,6 +143,7 @@ class CameraConfig:
     motion: MotionConfig
     zones: dict[str, ZoneConfig]
     events: EventsConfig
+    record: RecordConfig = field(default_factory=RecordConfig)
     enabled: bool = True
 
     def input_for(self, role: str) -> InputConfig | None:
@@ -133,6 +156,7 @@ class Config:
     api: ApiConfig
     detector: DetectorConfig
     cameras: dict[str, CameraConfig]
+    storage: StorageConfig = field(default_factory=StorageConfig)
     source: Path | None = None
 
 
@@ -251,6 +275,37 @@ EVENTS_SCHEMA = vol.Schema(
     }
 )
 
+RETAIN_SCHEMA = vol.Schema({vol.Optional("days"): _non_negative})
+
+RECORD_SCHEMA = vol.Schema(
+    {
+        vol.Optional("enabled", default=False): bool,
+        vol.Optional("mode", default="continuous"): vol.In(
+            ("continuous", "events"), msg="must be continuous or events"
+        ),
+        vol.Optional("segment_seconds", default=10): vol.All(
+            vol.Coerce(float), vol.Range(min=2, max=300)
+        ),
+        vol.Optional("pre_capture", default=5): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=60)
+        ),
+        vol.Optional("post_capture", default=5): vol.All(
+            vol.Coerce(float), vol.Range(min=0, max=300)
+        ),
+        vol.Optional("retain", default={}): RETAIN_SCHEMA,
+        vol.Optional("events", default={}): vol.Schema(
+            {
+                vol.Optional("retain", default={}): vol.Schema(
+                    {
+                        vol.Optional("days"): _non_negative,
+                        vol.Optional("risk", default={}): {vol.In(RISK_LEVELS): _non_negative},
+                    }
+                )
+            }
+        ),
+    }
+)
+
 CAMERA_SCHEMA = vol.Schema(
     {
         vol.Optional("enabled", default=True): bool,
@@ -287,6 +342,7 @@ CAMERA_SCHEMA = vol.Schema(
         ),
         vol.Optional("zones", default={}): {_name: ZONE_SCHEMA},
         vol.Optional("events", default={}): EVENTS_SCHEMA,
+        vol.Optional("record", default={}): RECORD_SCHEMA,
     }
 )
 
@@ -310,6 +366,15 @@ ROOT_SCHEMA = vol.Schema(
             }
         ),
         vol.Optional("events", default={}): EVENTS_SCHEMA,
+        vol.Optional("storage", default={}): vol.Schema(
+            {
+                vol.Optional("max_size_gb"): _positive,
+                vol.Optional("min_free_gb"): _non_negative,
+                vol.Optional("check_seconds", default=10): vol.All(
+                    vol.Coerce(float), vol.Range(min=1, max=3600)
+                ),
+            }
+        ),
         vol.Required("cameras"): vol.All(
             {_name: CAMERA_SCHEMA}, vol.Length(min=1, msg="needs at least one camera")
         ),
@@ -392,6 +457,7 @@ def parse_config(
         api=ApiConfig(**doc["api"]),
         detector=detector,
         cameras=cameras,
+        storage=StorageConfig(**doc["storage"]),
         source=source,
     )
 
@@ -479,9 +545,21 @@ def _build_camera(
     if events.max_length < events.idle_timeout:
         problems.append(f"{where}.events.max_length: must be at least idle_timeout")
 
+    r = cam["record"]
+    ev_retain = r["events"]["retain"]
+    record = RecordConfig(
+        enabled=r["enabled"], mode=r["mode"], segment_seconds=r["segment_seconds"],
+        pre_capture=r["pre_capture"], post_capture=r["post_capture"],
+        retain_days=r["retain"].get("days", RecordConfig.retain_days),
+        event_retain_days=ev_retain.get("days", RecordConfig.event_retain_days),
+        risk_retain_days=dict(ev_retain["risk"]),
+    )
+    if record.enabled and not any("record" in i.roles for i in inputs):
+        problems.append(f"{where}.record.enabled: no input has the 'record' role")
+
     return CameraConfig(
         name=name, inputs=tuple(inputs), detect=detect, objects=objects, motion=motion,
-        zones=zones, events=events, enabled=cam["enabled"],
+        zones=zones, events=events, record=record, enabled=cam["enabled"],
     )
 
 

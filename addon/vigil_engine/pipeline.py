@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +25,14 @@ from .events.bus import EventBus
 from .events.manager import EventManager
 from .events.snapshots import SnapshotWriter
 from .motion.detector import MotionDetector
+from .record.activity import ActivityLog
+from .record.recorder import Recorder
 from .store.db import Store
 from .track.tracker import Tracker
 
 _LOGGER = logging.getLogger(__name__)
+
+RecorderFactory = Callable[[CameraConfig, ActivityLog, asyncio.AbstractEventLoop], Recorder]
 
 
 @dataclass
@@ -43,7 +48,8 @@ class PipelineStats:
 
 class CameraPipeline:
     def __init__(self, camera: CameraConfig, pool: DetectorPool, store: Store, bus: EventBus,
-                 snapshots: SnapshotWriter) -> None:
+                 snapshots: SnapshotWriter, recorder_factory: RecorderFactory | None = None
+                 ) -> None:
         self.config = camera
         self.name = camera.name
         self.pool = pool
@@ -62,14 +68,31 @@ class CameraPipeline:
         self._queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
         self._task: asyncio.Task[None] | None = None
         self.capture: Capture | None = None
+        self.record_capture: Capture | None = None  # only when record uses another input
+        self.activity = ActivityLog()
+        self.recorder: Recorder | None = None
+        self._recorder_factory = recorder_factory
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         source = self.config.input_for("detect")
         assert source is not None  # guaranteed by config validation
-        self.capture = Capture(self.name, source, self.config.detect, loop, self._offer)
+        record_source = self.config.input_for("record")
+        if self.config.record.enabled and record_source and self._recorder_factory:
+            self.recorder = self._recorder_factory(self.config, self.activity, loop)
+        sink = self.recorder.writer if self.recorder else None
+        shared = record_source is source
+        status_cb = self.recorder.on_stream_status if self.recorder else None
+        self.capture = Capture(self.name, source, self.config.detect, loop, self._offer,
+                               sink=sink if shared else None,
+                               on_status=status_cb if shared else None)
+        if sink is not None and not shared and record_source is not None:
+            self.record_capture = Capture(self.name, record_source, self.config.detect, loop,
+                                          None, sink=sink, on_status=status_cb)
         self._task = asyncio.create_task(self._run(), name=f"pipeline-{self.name}")
         self.capture.start()
+        if self.record_capture is not None:
+            self.record_capture.start()
 
     def _offer(self, frame: Frame) -> None:
         """Called on the loop by the capture thread; keeps only the newest frame."""
@@ -80,8 +103,10 @@ class CameraPipeline:
 
     async def stop(self) -> None:
         """Stop capture first, then finish the pipeline and close the open event."""
-        if self.capture is not None:
-            await asyncio.to_thread(self.capture.stop)
+        captures = [c for c in (self.capture, self.record_capture) if c is not None]
+        await asyncio.gather(*(asyncio.to_thread(c.stop) for c in captures))
+        if self.recorder is not None:
+            await self.recorder.drain()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -121,9 +146,26 @@ class CameraPipeline:
                 self.stats.regions += len(regions)
                 self.detect_fps.tick()
         update = self.tracker.update(detections, frame.time, regions)
+        self.activity.note(frame.time, bool(motion.boxes), any(t.active for t in update.seen))
         await self.events.process(frame, update)
         ms = (time.perf_counter() - start) * 1000
         self.stats.process_ms = self.stats.process_ms * 0.9 + ms * 0.1
+
+    def _record_status(self) -> dict[str, Any]:
+        if self.recorder is None:
+            return {"enabled": False}
+        st = self.recorder.status()
+        rc = self.record_capture
+        st["input"] = "separate" if rc else "shared with detect"
+        if rc is not None:
+            st["online"] = rc.status.online
+            st["error"] = rc.status.error
+            st["fps"] = round(rc.input_fps.rate, 2)
+            st["resolution"] = [rc.status.width, rc.status.height] if rc.status.width else None
+            st["decoder_opened"] = rc.decoder_open
+        else:
+            st["online"] = bool(self.capture and self.capture.status.online)
+        return st
 
     def status(self) -> dict[str, Any]:
         cap = self.capture.status if self.capture else None
@@ -149,6 +191,7 @@ class CameraPipeline:
             "objects": self.tracker.counts(),
             "event_id": self.events.current.id if self.events.current else None,
             "zones": sorted(self.config.zones),
+            "record": self._record_status(),
             "stats": {
                 "frames": self.stats.frames,
                 "dropped": self.stats.dropped,

@@ -69,7 +69,9 @@ class EngineProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"engine exited with {self.proc.returncode}:\n{self.log()}")
+                code = self.proc.returncode
+                self.proc = None
+                raise RuntimeError(f"engine exited with {code}:\n{self.log()}")
             token_file = self.data_dir / "token"
             configured = self.config["api"].get("token")
             if configured or token_file.is_file():
@@ -80,6 +82,7 @@ class EngineProcess:
                 except OSError:
                     pass
             time.sleep(0.2)
+        self.stop(signal.SIGKILL)
         raise TimeoutError(f"engine did not come up:\n{self.log()}")
 
     def log(self) -> str:

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from .. import __version__
 from ..events.snapshots import encode_jpeg
+from ..record.service import ClipError
 from ..store.db import CursorError, EventQuery
 from .auth import bearer, token_matches
 
@@ -121,7 +122,91 @@ async def health(request: web.Request) -> web.Response:
         "cameras": cams,
         "detector": engine.detector_status(),
         "events": await engine.store.count_events(),
+        "storage": await engine.storage_status(),
     })
+
+
+async def stats(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE_KEY]
+    return web.json_response({
+        "storage": await engine.storage_status(),
+        "detector": engine.detector_status(),
+        "clips": {"built": engine.clips.built,
+                  "build_seconds": round(engine.clips.build_seconds, 3)},
+        "cameras": {name: p.status() for name, p in engine.pipelines.items()},
+    })
+
+
+def _clip_response(path: Any, filename: str) -> web.FileResponse:
+    # FileResponse answers Range requests (206 with the exact bytes) by itself.
+    return web.FileResponse(path, headers={
+        "Content-Type": "video/mp4",
+        "Content-Disposition": f'inline; filename="{filename}"',
+        "Cache-Control": "private, max-age=60",
+    })
+
+
+async def event_clip(request: web.Request) -> web.StreamResponse:
+    ev = await _event_or_404(request)
+    engine = request.app[ENGINE_KEY]
+    camera = engine.config.cameras.get(ev["camera"])
+    if camera is None:
+        raise ApiError(404, "no_clip", f"camera {ev['camera']!r} is no longer configured")
+    try:
+        path = await engine.clips.event_clip(camera, ev)
+    except ClipError as err:
+        raise ApiError(err.status, err.code, err.message) from None
+    return _clip_response(path, f"{ev['camera']}-{ev['id']}.mp4")
+
+
+async def camera_clip(request: web.Request) -> web.StreamResponse:
+    name = _camera(request)
+    start = _float_param(request, "start")
+    end = _float_param(request, "end")
+    if start is None or end is None:
+        raise ApiError(400, "invalid_parameter",
+                       "start: start and end (epoch seconds) are required")
+    engine = request.app[ENGINE_KEY]
+    try:
+        path = await engine.clips.export(engine.config.cameras[name], start, end)
+    except ClipError as err:
+        raise ApiError(err.status, err.code, err.message) from None
+    return _clip_response(path, f"{name}-{int(start)}-{int(end)}.mp4")
+
+
+async def recordings(request: web.Request) -> web.Response:
+    name = _camera(request)
+    now = time.time()
+    since = _float_param(request, "since")
+    until = _float_param(request, "until")
+    since = now - 3600 if since is None else since
+    until = now if until is None else until
+    if until <= since or until - since > 7 * 86400:
+        raise ApiError(400, "invalid_parameter", "until: must be after since, at most 7 days")
+    engine = request.app[ENGINE_KEY]
+    segments = await engine.recording_index.overlapping(name, since, until)
+    outages = await engine.recording_index.outages(name, since, until)
+    return web.json_response({"camera": name,
+                              "segments": [s.public() for s in segments],
+                              "outages": outages})
+
+
+async def protect(request: web.Request) -> web.Response:
+    ev = await _event_or_404(request)
+    value = True
+    if request.can_read_body:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "invalid_format", "body: not valid JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("protected", True), bool):
+            raise ApiError(400, "invalid_format", "protected: must be true or false")
+        value = body.get("protected", True)
+    engine = request.app[ENGINE_KEY]
+    updated = await engine.store.set_flag(ev["id"], "protected", value)
+    if updated is not None:
+        engine.bus.publish("update", public_event(updated))
+    return web.json_response(public_event(updated or ev))
 
 
 async def cameras(request: web.Request) -> web.Response:
@@ -244,5 +329,10 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_get("/api/events", events)
     app.router.add_get("/api/events/{event_id}", event)
     app.router.add_get("/api/events/{event_id}/snapshot.jpg", snapshot)
+    app.router.add_get("/api/events/{event_id}/clip.mp4", event_clip)
+    app.router.add_post("/api/events/{event_id}/protect", protect)
+    app.router.add_get("/api/cameras/{name}/clip.mp4", camera_clip)
+    app.router.add_get("/api/cameras/{name}/recordings", recordings)
+    app.router.add_get("/api/stats", stats)
     app.router.add_get("/metrics", metrics)
     return app

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import av
 import numpy as np
@@ -58,20 +59,42 @@ def redact(url: str) -> str:
     return url
 
 
+class PacketSink(Protocol):
+    """Receives every packet of a connection (the recorder), in the capture thread."""
+
+    def begin(self, video: av.video.stream.VideoStream,
+              audio: av.audio.stream.AudioStream | None) -> None: ...
+
+    def packet(self, pkt: av.Packet) -> None: ...
+
+    def end(self) -> None: ...
+
+
 class Capture:
+    """One input URL. Decodes for detection if ``on_frame`` is given; hands raw
+    packets to ``sink`` (the recorder) if given. A record-only input is never decoded."""
+
     def __init__(self, camera: str, source: InputConfig, detect: DetectConfig,
-                 loop: asyncio.AbstractEventLoop, on_frame: Callable[[Frame], None]) -> None:
+                 loop: asyncio.AbstractEventLoop, on_frame: Callable[[Frame], None] | None,
+                 sink: PacketSink | None = None,
+                 on_status: Callable[[bool, float, str | None], None] | None = None) -> None:
         self.camera = camera
         self.source = source
         self.detect = detect
         self.status = CaptureStatus()
         self.input_fps = RateMeter()
         self.sample_fps = RateMeter()
+        self.decoder_open = False
         self._loop = loop
         self._on_frame = on_frame
+        self._sink = sink
+        self._on_status = on_status
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=True)
+        role = "detect" if on_frame else "record"
+        self._thread = threading.Thread(target=self._run, name=f"capture-{camera}-{role}",
+                                        daemon=True)
         self._index = 0
+        self._next_sample = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -113,50 +136,83 @@ class Capture:
                        timeout=(OPEN_TIMEOUT, READ_TIMEOUT))
 
     def _session(self) -> bool:
-        """One connection: returns True if any frame arrived."""
+        """One connection: returns True if any video arrived."""
         container = self._open()
         got = False
+        sink = self._sink
+        if not container.streams.video:
+            container.close()
+            raise ValueError("input has no video stream")
+        video = container.streams.video[0]
         try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            cc = stream.codec_context
-            self.status.codec = cc.name
+            audio = container.streams.audio[0] if sink and container.streams.audio else None
+            video.thread_type = "AUTO"
+            self.status.codec = video.codec_context.name
+            if sink is not None:
+                sink.begin(video, audio)
             interval = 1.0 / self.detect.fps
-            next_sample = 0.0
+            self._next_sample = 0.0
             pace_start: float | None = None
             first_pts: float | None = None
-            for packet in container.demux(stream):
+            streams = [video, audio] if audio is not None else [video]
+            for packet in container.demux(streams):
                 if self._stop.is_set():
                     break
-                for vframe in packet.decode():
+                is_video = packet.stream is video
+                if self.source.is_file and is_video and packet.pts is not None:
+                    # Play files at their own speed, like a live camera.
+                    pts = float(packet.pts * packet.time_base)
                     now = time.time()
-                    if self.source.is_file:
-                        # Play files at their own speed, like a live camera.
-                        pts = float(vframe.time or 0.0)
-                        if pace_start is None or first_pts is None:
-                            pace_start, first_pts = now, pts
-                        delay = pace_start + (pts - first_pts) - now
-                        if delay > 0 and self._stop.wait(delay):
-                            return got
-                        now = time.time()
-                    if not got:
-                        got = True
-                        self._mark_online(vframe.width, vframe.height)
-                    self.status.frames_decoded += 1
-                    self.status.last_frame_time = now
-                    self.input_fps.tick()
-                    if now < next_sample:
-                        continue
-                    next_sample = max(next_sample + interval, now - interval / 2)
-                    rgb = vframe.to_ndarray(format="rgb24", width=self.detect.width,
-                                            height=self.detect.height)
-                    self._index += 1
-                    self.status.frames_sampled += 1
-                    self.sample_fps.tick()
-                    frame = Frame(self.camera, now, rgb, self._index)
-                    self._loop.call_soon_threadsafe(self._on_frame, frame)
+                    if pace_start is None or first_pts is None:
+                        pace_start, first_pts = now, pts
+                    delay = pace_start + (pts - first_pts) - now
+                    if delay > 0 and self._stop.wait(delay):
+                        break
+                if is_video:
+                    got = self._video_packet(packet, video, got, interval)
+                # After decoding: muxing takes ownership of the packet's data.
+                if sink is not None:
+                    sink.packet(packet)
         finally:
+            # Evidence for "the record stream is never decoded": a record-only
+            # input's decoder is never opened.
+            self.decoder_open = self.decoder_open or video.codec_context.is_open
+            if sink is not None:
+                sink.end()
             container.close()
+        return got
+
+    def _video_packet(self, packet: av.Packet, video: av.video.stream.VideoStream, got: bool,
+                      interval: float) -> bool:
+        if self._on_frame is None:
+            # Record-only input: count packets as frames, never decode.
+            if packet.size:
+                if not got:
+                    got = True
+                    self._mark_online(video.codec_context.width, video.codec_context.height)
+                self.status.last_frame_time = time.time()
+                self.input_fps.tick()
+            return got
+        for vframe in packet.decode():
+            if not isinstance(vframe, av.VideoFrame):
+                continue
+            now = time.time()
+            if not got:
+                got = True
+                self._mark_online(vframe.width, vframe.height)
+            self.status.frames_decoded += 1
+            self.status.last_frame_time = now
+            self.input_fps.tick()
+            if now < self._next_sample:
+                continue
+            self._next_sample = max(self._next_sample + interval, now - interval / 2)
+            rgb = vframe.to_ndarray(format="rgb24", width=self.detect.width,
+                                    height=self.detect.height)
+            self._index += 1
+            self.status.frames_sampled += 1
+            self.sample_fps.tick()
+            self._loop.call_soon_threadsafe(self._on_frame, Frame(self.camera, now, rgb,
+                                                                  self._index))
         return got
 
     def _mark_online(self, width: int, height: int) -> None:
@@ -165,12 +221,16 @@ class Capture:
         if not self.status.online:
             _LOGGER.info("%s: online (%dx%d %s) from %s", self.camera, width, height,
                          self.status.codec, redact(self.source.url))
+            if self._on_status is not None:
+                self._loop.call_soon_threadsafe(self._on_status, True, time.time(), None)
         self.status.online = True
         self.status.error = None
 
     def _mark_offline(self, reason: str) -> None:
         if self.status.online:
             _LOGGER.warning("%s: offline (%s)", self.camera, reason)
+            if self._on_status is not None and reason != "stopped":
+                self._loop.call_soon_threadsafe(self._on_status, False, time.time(), reason)
         elif self.status.error != reason and reason != "stopped":
             _LOGGER.warning("%s: cannot read %s: %s", self.camera, redact(self.source.url),
                             reason)

@@ -122,7 +122,7 @@ class Store:
             self._local.conn = conn
         return conn
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, self._tx, fn)
 
@@ -137,7 +137,7 @@ class Store:
             raise
         return result
 
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, lambda: fn(self._reader()))
 
@@ -186,18 +186,19 @@ class Store:
         marks = ", ".join(f":{c}" for c in EVENT_COLUMNS)
         updates = ", ".join(
             f"{c} = excluded.{c}" for c in EVENT_COLUMNS
-            if c not in ("id", "camera", "acknowledged", "protected", "risk", "alert")
+            # User flags, risk and has_clip have their own owners; never overwrite them here.
+            if c not in ("id", "camera", "acknowledged", "protected", "risk", "alert", "has_clip")
         )
         sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
                f"ON CONFLICT(id) DO UPDATE SET {updates}")
-        await self._write(lambda c: c.execute(sql, params))
+        await self.write(lambda c: c.execute(sql, params))
 
     async def get_event(self, event_id: str) -> dict[str, Any] | None:
         def q(c: sqlite3.Connection) -> dict[str, Any] | None:
             row = c.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
             return None if row is None else row_to_event(row)
 
-        return await self._read(q)
+        return await self.read(q)
 
     async def list_events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
         where: list[str] = []
@@ -227,13 +228,22 @@ class Store:
         def q(c: sqlite3.Connection) -> list[dict[str, Any]]:
             return [row_to_event(r) for r in c.execute(sql, args).fetchall()]
 
-        rows = await self._read(q)
+        rows = await self.read(q)
         next_cursor = None
         if len(rows) > query.limit:
             rows = rows[: query.limit]
             last = rows[-1]
             next_cursor = encode_cursor(last["start_time"], last["id"])
         return rows, next_cursor
+
+    async def set_flag(self, event_id: str, flag: str, value: bool) -> dict[str, Any] | None:
+        """Set a user flag (acknowledged, protected); returns the updated event."""
+        if flag not in ("acknowledged", "protected"):
+            raise ValueError(flag)
+        await self.write(lambda c: c.execute(
+            f"UPDATE events SET {flag} = ?, updated_at = ? WHERE id = ?",
+            (int(value), time.time(), event_id)))
+        return await self.get_event(event_id)
 
     def close_dangling_events(self) -> int:
         """After a crash, events left open are closed at their last update."""
@@ -242,5 +252,5 @@ class Store:
         ).rowcount)
 
     async def count_events(self) -> int:
-        return await self._read(
+        return await self.read(
             lambda c: int(c.execute("SELECT COUNT(*) FROM events").fetchone()[0]))

@@ -34,3 +34,30 @@ MIGRATIONS: list[str] = [
     CREATE INDEX events_open ON events (end_time) WHERE end_time IS NULL;
     """,
 ]
+
+MIGRATIONS.append(
+    # 2: recordings index and stream outages
+    """
+    CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        start_time REAL NOT NULL,
+        end_time REAL NOT NULL,
+        size INTEGER NOT NULL,
+        motion INTEGER NOT NULL DEFAULT 0,
+        objects INTEGER NOT NULL DEFAULT 0,
+        kept INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX recordings_camera_start ON recordings (camera, start_time);
+    CREATE INDEX recordings_start ON recordings (start_time);
+    CREATE TABLE outages (
+        id INTEGER PRIMARY KEY,
+        camera TEXT NOT NULL,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX outages_camera_start ON outages (camera, start_time);
+    """
+)

@@ -1,0 +1,1 @@
+"""Recording: remuxed MP4 segments, clip assembly, retention and quota."""

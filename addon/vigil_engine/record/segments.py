@@ -1,0 +1,209 @@
+"""Cut the record stream into MP4 segments by remuxing packets (never decoding).
+
+Runs inside the capture thread, fed packet by packet. Segments start on a
+keyframe; their wall-clock times come from the stream's own timestamps
+anchored once per connection, so consecutive segments of a healthy stream
+meet exactly (no gap) while a reconnect shows up as a real gap.
+
+A segment is written to a hidden ``.part`` file and renamed when complete;
+only then is it reported (and indexed). A crash loses at most the segment
+being written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+_LOGGER = logging.getLogger(__name__)
+
+MP4_AUDIO = {"aac", "mp3", "opus", "alac", "flac"}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    camera: str
+    path: str  # relative to the recordings root
+    start_time: float
+    end_time: float
+    size: int
+
+
+def segment_relpath(camera: str, start: float) -> str:
+    """``<camera>/<YYYY-MM-DD>/<HH>/<MM.SS>.mp4`` in UTC (no DST ambiguity)."""
+    t = time.gmtime(start)
+    return f"{camera}/{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}/{t.tm_hour:02d}/" \
+           f"{t.tm_min:02d}.{t.tm_sec:02d}.mp4"
+
+
+class _Open:
+    """The segment being written."""
+
+    def __init__(self, root: Path, camera: str, start: float, first_dts: int,
+                 video: av.video.stream.VideoStream,
+                 audio: av.audio.stream.AudioStream | None) -> None:
+        rel = segment_relpath(camera, start)
+        final = root / rel
+        n = 1
+        while final.exists():  # two segments in one second (quick reconnect)
+            rel = rel.removesuffix(".mp4").split("-")[0] + f"-{n}.mp4"
+            final = root / rel
+            n += 1
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.rel = rel
+        self.final = final
+        self.part = final.with_name(f".{final.name}.part")
+        self.start = start
+        self.end = start
+        self.first_dts = first_dts
+        self.container = av.open(str(self.part), mode="w", format="mp4")
+        self.video = self.container.add_stream_from_template(video)
+        self.audio = self.container.add_stream_from_template(audio) if audio else None
+        self.audio_offset: int | None = None
+        self.packets = 0
+
+
+class SegmentWriter:
+    def __init__(self, camera: str, root: Path, segment_seconds: float,
+                 on_segment: Callable[[Segment], None]) -> None:
+        self.camera = camera
+        self.root = root
+        self.segment_seconds = segment_seconds
+        self.on_segment = on_segment
+        self._video: av.video.stream.VideoStream | None = None
+        self._audio: av.audio.stream.AudioStream | None = None
+        self._origin_wall = 0.0
+        self._origin_pts: int | None = None
+        self._tb = Fraction(1, 90000)
+        self._cur: _Open | None = None
+        self.segments_written = 0
+        self.packets = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self.audio_note_logged = False
+
+    # ------------------------------------------------------------------ session
+
+    def begin(self, video: av.video.stream.VideoStream,
+              audio: av.audio.stream.AudioStream | None) -> None:
+        """A new connection: timestamps restart, so re-anchor to the wall clock."""
+        self._finish()
+        self._video = video
+        tb = video.time_base
+        self._tb = Fraction(tb.numerator, tb.denominator) if tb else Fraction(1, 90000)
+        if audio is not None and audio.codec_context.name not in MP4_AUDIO:
+            if not self.audio_note_logged:
+                _LOGGER.info("%s: recording without audio (%s cannot go into MP4)",
+                             self.camera, audio.codec_context.name)
+                self.audio_note_logged = True
+            audio = None
+        self._audio = audio
+        self._origin_pts = None
+
+    def end(self) -> None:
+        """The connection ended: keep what was written as a complete segment."""
+        self._finish()
+        self._video = None
+
+    def _wall(self, pts: int) -> float:
+        assert self._origin_pts is not None
+        return self._origin_wall + float((pts - self._origin_pts) * self._tb)
+
+    # ------------------------------------------------------------------ packets
+
+    def packet(self, pkt: av.Packet) -> None:
+        if self._video is None or pkt.pts is None or pkt.dts is None or pkt.size == 0:
+            return
+        try:
+            if pkt.stream is self._video:
+                self._video_packet(pkt)
+            elif pkt.stream is self._audio and self._cur is not None:
+                self._audio_packet(pkt)
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            self._fail(err)
+
+    def _video_packet(self, pkt: av.Packet) -> None:
+        assert pkt.pts is not None and pkt.dts is not None
+        if self._origin_pts is None:
+            if not pkt.is_keyframe:
+                return  # a segment must start with a keyframe
+            self._origin_pts = pkt.pts
+            self._origin_wall = time.time()
+        t = self._wall(pkt.pts)
+        cur = self._cur
+        if pkt.is_keyframe and (cur is None or t - cur.start >= self.segment_seconds):
+            if cur is not None:
+                cur.end = t
+                self._finish()
+            assert self._video is not None
+            cur = self._cur = _Open(self.root, self.camera, t, pkt.dts, self._video,
+                                    self._audio)
+        if cur is None:
+            return
+        duration = pkt.duration or 0
+        pkt.pts -= cur.first_dts
+        pkt.dts -= cur.first_dts
+        if pkt.dts < 0:
+            return
+        pkt.stream = cur.video
+        cur.container.mux(pkt)
+        cur.packets += 1
+        self.packets += 1
+        cur.end = max(cur.end, t + float(duration * self._tb))
+
+    def _audio_packet(self, pkt: av.Packet) -> None:
+        cur = self._cur
+        assert cur is not None and cur.audio is not None and pkt.pts is not None
+        atb = pkt.time_base
+        if cur.audio_offset is None:
+            # Both streams share the demuxer's clock: align audio to the segment start.
+            seg_start = float(cur.first_dts * self._tb)
+            cur.audio_offset = int(seg_start / float(atb)) if atb else pkt.pts
+        pkt.pts -= cur.audio_offset
+        pkt.dts = (pkt.dts or pkt.pts) - cur.audio_offset
+        if pkt.pts < 0:
+            return
+        pkt.stream = cur.audio
+        cur.container.mux(pkt)
+
+    # ------------------------------------------------------------------ finishing
+
+    def _finish(self) -> None:
+        cur, self._cur = self._cur, None
+        if cur is None:
+            return
+        try:
+            cur.container.close()
+            if cur.packets == 0:
+                cur.part.unlink(missing_ok=True)
+                return
+            with open(cur.part, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(cur.part, cur.final)
+            size = cur.final.stat().st_size
+        except (av.error.FFmpegError, OSError) as err:
+            self._fail(err)
+            cur.part.unlink(missing_ok=True)
+            return
+        self.segments_written += 1
+        self.on_segment(Segment(self.camera, cur.rel, cur.start, cur.end, size))
+
+    def _fail(self, err: Exception) -> None:
+        """A write error (disk full, bad packet) loses this segment, never the camera."""
+        self.errors += 1
+        self.last_error = str(err)
+        _LOGGER.warning("%s: recording error: %s", self.camera, err)
+        cur, self._cur = self._cur, None
+        if cur is not None:
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                cur.container.close()
+            cur.part.unlink(missing_ok=True)
+        self._origin_pts = None  # restart cleanly at the next keyframe
