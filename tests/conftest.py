@@ -34,3 +34,11 @@ def model_path() -> Path:
     from vigil_engine.detect.model import MODEL_NAME, default_model_dir
 
     return _need(default_model_dir() / MODEL_NAME)
+
+
+@pytest.fixture(scope="session")
+def footage_720_ts(footage_mp4: Path) -> Path:
+    """The footage upscaled to 1280x720 H.264 (a camera's main stream), built once."""
+    from tests.support.rtsp import make_ts
+
+    return make_ts(footage_mp4, FOOTAGE_DIR / "vtest720.ts", width=1280, height=720, gop=10)

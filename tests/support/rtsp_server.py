@@ -41,7 +41,9 @@ def build_launch(rtp_port: int) -> str:
         "encoding-name=H264,payload=96"
     )
     return (
-        f"( udpsrc address={HOST} port={rtp_port} caps=\"{caps}\" "
+        # A big socket buffer: a 720p+ keyframe arrives as a burst of RTP packets
+        # and the kernel default (~200 KB) drops some of them.
+        f"( udpsrc address={HOST} port={rtp_port} buffer-size=8388608 caps=\"{caps}\" "
         "! rtph264depay ! h264parse config-interval=-1 "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )"
     )

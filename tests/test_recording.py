@@ -1,0 +1,243 @@
+"""Recording against real RTSP streams: a 1280x720 main stream for recording and
+the 768x576 stream for detection, like a camera's main and sub streams."""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from tests.support.engine import EngineProcess
+from tests.support.rtsp import RtspCamera
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SEGMENT = 4.0
+PRE, POST = 2.0, 2.0
+
+
+@pytest.fixture(scope="module")
+def main_stream(footage_720_ts: Path) -> Iterator[RtspCamera]:
+    cam = RtspCamera(footage_720_ts).start()
+    yield cam
+    cam.stop()
+
+
+@pytest.fixture(scope="module")
+def sub_stream(footage_ts: Path) -> Iterator[RtspCamera]:
+    cam = RtspCamera(footage_ts).start()
+    yield cam
+    cam.stop()
+
+
+def yard_config(main: RtspCamera, sub: RtspCamera) -> dict[str, Any]:
+    return {
+        "storage": {"check_seconds": 2},
+        "cameras": {"yard": {
+            "inputs": [{"url": sub.url, "roles": ["detect"]},
+                       {"url": main.url, "roles": ["record"]}],
+            "detect": {"fps": 5, "width": 768, "height": 576},
+            "events": {"idle_timeout": 3, "max_length": 12},
+            "record": {"enabled": True, "segment_seconds": SEGMENT, "pre_capture": PRE,
+                       "post_capture": POST},
+        }},
+    }
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, main_stream: RtspCamera,
+           sub_stream: RtspCamera) -> Iterator[EngineProcess]:
+    eng = EngineProcess(tmp_path_factory.mktemp("rec"), yard_config(main_stream, sub_stream))
+    eng.start()
+    yield eng
+    eng.stop()
+
+
+def segments(engine: EngineProcess, since: float = 0) -> list[dict[str, Any]]:
+    now = time.time()
+    since = since or now - 3600
+    return engine.json(f"/api/cameras/yard/recordings?since={since}&until={now + 60}")["segments"]
+
+
+def rows_and_files(data_dir: Path) -> tuple[set[str], set[str]]:
+    with sqlite3.connect(data_dir / "vigil.db") as db:
+        rows = {r[0] for r in db.execute("SELECT path FROM recordings")}
+    root = data_dir / "recordings"
+    files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+    return rows, files
+
+
+def test_segments_are_valid_contiguous_mp4s_of_the_main_stream(engine: EngineProcess) -> None:
+    segs = engine.wait_for(lambda: len(segments(engine)) >= 4 and segments(engine), 60,
+                           what="four segments")
+    root = engine.data_dir / "recordings"
+    rows, files = rows_and_files(engine.data_dir)
+    assert rows <= files
+    for a, b in itertools.pairwise(segs):
+        assert 0 <= b["start_time"] - a["end_time"] < 0.5, (a, b)  # no gap on a healthy stream
+    for path in sorted(rows)[:4]:
+        with av.open(str(root / path)) as c:
+            v = c.streams.video[0]
+            assert (v.codec_context.width, v.codec_context.height) == (1280, 720)
+            assert v.codec_context.name == "h264"
+            duration = c.duration / 1e6
+            frames = sum(1 for _ in c.decode(video=0))  # it really plays
+        assert SEGMENT - 0.2 <= duration <= SEGMENT + 1.2, (path, duration)
+        assert frames >= 10 * (SEGMENT - 0.2)
+    for s in segs:
+        assert s["end_time"] - s["start_time"] == pytest.approx(SEGMENT, abs=1.2)
+
+
+def test_record_stream_is_never_decoded(engine: EngineProcess) -> None:
+    rec = engine.camera("yard")["record"]
+    assert rec["input"] == "separate" and rec["online"] and rec["fps"] > 5
+    assert rec["resolution"] == [1280, 720]
+    assert rec["packets"] > 100 and rec["segments_written"] >= 1
+    assert rec["decoder_opened"] is False  # the 720p stream's decoder was never opened
+
+
+def test_event_clip_plays_covers_the_event_and_supports_ranges(engine: EngineProcess) -> None:
+    def closed_with_clip() -> dict[str, Any] | None:
+        # One that began once recording was running, so its pre-capture exists.
+        recording_since = segments(engine)[0]["start_time"]
+        return next((e for e in engine.all_events("camera=yard")
+                     if e["end_time"] and e["has_clip"]
+                     and e["start_time"] - PRE > recording_since + 1), None)
+
+    ev = engine.wait_for(closed_with_clip, 90, what="a closed event with a clip")
+    # The post-capture must be on disk before the clip is final.
+    engine.wait_for(lambda: segments(engine)[-1]["end_time"] >= ev["end_time"] + POST, 30,
+                    what="post-capture recorded")
+    resp = engine.get(f"/api/events/{ev['id']}/clip.mp4")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "video/mp4"
+    assert resp.headers.get("Accept-Ranges") == "bytes"
+    clip = engine.tmp / "clip.mp4"
+    clip.write_bytes(resp.body)
+    with av.open(str(clip)) as c:
+        v = c.streams.video[0]
+        assert (v.codec_context.width, v.codec_context.height) == (1280, 720)
+        frames = sum(1 for _ in c.decode(video=0))
+        duration = c.duration / 1e6
+    wanted = (ev["end_time"] - ev["start_time"]) + PRE + POST
+    # Starts at the keyframe at or before start - pre (keyframes every second).
+    assert wanted - 0.3 <= duration <= wanted + 1.5, (duration, wanted)
+    assert frames >= 10 * (wanted - 0.5)
+    # Browser-friendly: the index (moov) comes before the media data (faststart).
+    assert resp.body.find(b"moov") < resp.body.find(b"mdat")
+    part = engine.get(f"/api/events/{ev['id']}/clip.mp4", headers={"Range": "bytes=1000-1999"})
+    assert part.status == 206
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(resp.body)}"
+    assert part.body == resp.body[1000:2000]
+    tail = engine.get(f"/api/events/{ev['id']}/clip.mp4", headers={"Range": "bytes=-500"})
+    assert tail.status == 206 and tail.body == resp.body[-500:]
+    again = engine.get(f"/api/events/{ev['id']}/clip.mp4")
+    assert again.body == resp.body  # cached, identical
+
+
+def test_export_any_span_with_clear_errors(engine: EngineProcess) -> None:
+    segs = engine.wait_for(lambda: len(segments(engine)) >= 3 and segments(engine), 30,
+                           what="three segments")
+    start = segs[0]["start_time"] + 1
+    end = start + 6
+    resp = engine.get(f"/api/cameras/yard/clip.mp4?start={start}&end={end}")
+    assert resp.status == 200
+    out = engine.tmp / "export.mp4"
+    out.write_bytes(resp.body)
+    with av.open(str(out)) as c:
+        assert 6 <= c.duration / 1e6 <= 8
+    bad = [(f"start={end}&end={start}", 400), (f"start={start}&end={start + 7200}", 400),
+           ("start=abc&end=1", 400), (f"start={start}", 400), ("start=1000&end=1010", 404)]
+    for query, status in bad:
+        r = engine.get(f"/api/cameras/yard/clip.mp4?{query}")
+        assert r.status == status, (query, r.body)
+        assert r.json()["error"]["message"]
+    assert engine.get(f"/api/cameras/gate/clip.mp4?start={start}&end={end}").status == 404
+
+
+def test_stream_outage_is_a_gap_and_recording_resumes(engine: EngineProcess,
+                                                      main_stream: RtspCamera) -> None:
+    main_stream.stop()
+    engine.wait_for(lambda: not engine.camera("yard")["record"]["online"], 30,
+                    what="record input offline")
+    cut = time.time()
+    time.sleep(3)
+    main_stream.restart()
+    engine.wait_for(lambda: any(s["start_time"] > cut for s in segments(engine)), 60,
+                    what="recording to resume")
+    engine.wait_for(lambda: len([s for s in segments(engine) if s["start_time"] > cut]) >= 2,
+                    30, what="two new segments")
+    segs = segments(engine)
+    gaps = [(a["end_time"], b["start_time"]) for a, b in itertools.pairwise(segs)
+            if b["start_time"] - a["end_time"] >= 0.5]
+    assert len(gaps) == 1 and gaps[0][1] - gaps[0][0] >= 3  # exactly one gap: the outage
+    now = time.time()
+    outages = engine.json(f"/api/cameras/yard/recordings?since={now - 600}&until={now}")["outages"]
+    assert outages and outages[-1]["end_time"] is not None
+    assert outages[-1]["start_time"] <= gaps[0][1] and outages[-1]["end_time"] >= gaps[0][0]
+
+
+def test_kill_9_mid_recording_loses_at_most_one_segment(
+        tmp_path_factory: pytest.TempPathFactory, main_stream: RtspCamera,
+        sub_stream: RtspCamera) -> None:
+    tmp = tmp_path_factory.mktemp("kill")
+    eng = EngineProcess(tmp, yard_config(main_stream, sub_stream)).start()
+    eng.wait_for(lambda: len(segments(eng)) >= 3, 60, what="three segments")
+    time.sleep(SEGMENT / 2)  # mid-segment
+    before, _ = rows_and_files(eng.data_dir)
+    eng.stop(signal.SIGKILL)
+    _, files_after_kill = rows_and_files(eng.data_dir)
+    assert any(f.endswith(".part") for f in files_after_kill)  # it was really mid-write
+    eng.start()
+    eng.wait_for(lambda: len(segments(eng)) >= len(before) + 1, 60, what="recording again")
+    assert eng.stop(signal.SIGTERM) == 0
+    rows, files = rows_and_files(eng.data_dir)
+    assert rows == files  # no row without its file, no file unaccounted
+    assert before <= rows  # every complete segment survived the kill
+    assert not any(f.endswith(".part") for f in files)
+
+
+def test_quota_keeps_usage_under_the_limit_and_spares_protected_footage(
+        tmp_path_factory: pytest.TempPathFactory, main_stream: RtspCamera,
+        sub_stream: RtspCamera) -> None:
+    tmp = tmp_path_factory.mktemp("quota")
+    config = yard_config(main_stream, sub_stream)
+    limit = 6_000_000
+    config["storage"] = {"check_seconds": 2, "max_size_gb": limit / 1e9}
+    eng = EngineProcess(tmp, config).start()
+    try:
+        first = eng.wait_for(lambda: next(iter(eng.all_events("camera=yard")), None), 60,
+                             what="an event")
+        ev = eng.all_events("camera=yard")[-1]  # the oldest
+        assert eng.request(f"/api/events/{ev['id']}/protect", method="POST").status == 200
+        assert eng.json(f"/api/events/{ev['id']}")["protected"] is True
+        eng.wait_for(lambda: eng.json("/api/stats")["storage"]["last_purge"]["quota"] > 0 or None,
+                     120, what="a quota purge")
+        eng.wait_for(lambda: sum(s["size"] for s in segments(eng)) > limit / 2, 60,
+                     what="footage to pile up again")
+        assert first is not None
+    finally:
+        assert eng.stop(signal.SIGTERM) == 0
+    rows, files = rows_and_files(eng.data_dir)
+    assert rows == files
+    root = eng.data_dir / "recordings"
+    used = sum((root / f).stat().st_size for f in files)
+    assert used <= limit  # the final pass leaves the disk within its limit
+    with sqlite3.connect(eng.data_dir / "vigil.db") as db:
+        kept = db.execute(
+            "SELECT start_time, end_time FROM recordings ORDER BY start_time").fetchall()
+        ev_row = db.execute("SELECT start_time, end_time, protected FROM events WHERE id = ?",
+                            (ev["id"],)).fetchone()
+    assert ev_row[2] == 1
+    # The protected event's footage (with pre/post capture) is all still there ...
+    covering = [k for k in kept if k[1] > ev_row[0] - PRE and k[0] < ev_row[1] + POST]
+    assert covering and covering[0][0] <= ev_row[0] and covering[-1][1] >= ev_row[1]
+    # ... while the oldest unprotected footage went first: what is left is the newest.
+    others = [k for k in kept if k not in covering]
+    assert others and others[0][0] > covering[-1][1]
