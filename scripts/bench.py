@@ -125,17 +125,24 @@ class Report:
         return fig
 
     def table(self) -> str:
-        rows = [("Figure", "Value", "Target", "Met", "Notes")]
+        """The figures as aligned columns; long notes go below as numbered footnotes."""
+        rows = [("Figure", "Value", "Target", "Met", "")]
+        notes: list[str] = []
         for f in self.figures:
             met = {True: "yes", False: "NO", None: "-"}[f.met]
-            rows.append((f.label, f"{_fmt(f.value)} {f.unit}".strip(), f.target, met, f.note))
-        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+            mark = ""
+            if f.note:
+                notes.append(f.note)
+                mark = f"[{len(notes)}]"
+            rows.append((f.label, f"{_fmt(f.value)} {f.unit}".strip(), f.target, met, mark))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
         lines = []
         for i, r in enumerate(rows):
-            cells = [r[c].ljust(widths[c]) for c in range(4)]
-            lines.append("  ".join(cells) + ("  " + r[4] if r[4] else ""))
+            lines.append("  ".join(r[c].ljust(widths[c]) for c in range(5)).rstrip())
             if i == 0:
-                lines.append("  ".join("-" * w for w in widths) + "  -----")
+                lines.append("  ".join("-" * w for w in widths[:4]))
+        lines.append("")
+        lines.extend(f"[{i}] {note}" for i, note in enumerate(notes, 1))
         return "\n".join(lines)
 
 
@@ -155,6 +162,22 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def decoder_thread_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds per live FFmpeg worker thread (comm "av:..."), by thread id.
+
+    Why: splits a process's CPU into H.264 decoding (FFmpeg's frame threads)
+    and everything else, to show where an engine spends more than the floor.
+    """
+    out: dict[int, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            stat = (task / "stat").read_text()
+            if stat[stat.index("(") + 1 :].startswith("av:"):
+                fields = stat[stat.rindex(")") + 2 :].split()
+                out[int(task.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
 
 
 def system_busy_seconds() -> float:
@@ -181,6 +204,12 @@ class CpuWindow:
     cpu_s: float
     wall_s: float
     system_s: float  # busy CPU seconds of the whole machine in the same window
+    decode_s: float = 0.0  # of cpu_s, in FFmpeg's decoder threads
+
+    @property
+    def decode_percent(self) -> float:
+        """FFmpeg decoder threads' share, % of one core."""
+        return 100.0 * self.decode_s / self.wall_s
 
     @property
     def percent(self) -> float:
@@ -199,10 +228,13 @@ class CpuWindow:
 
 def sample_cpu(pid: int, seconds: float) -> CpuWindow:
     """Sleep through a window and return the CPU the process used in it."""
+    d0 = decoder_thread_seconds(pid)
     c0, s0, t0 = cpu_seconds(pid), system_busy_seconds(), time.monotonic()
     time.sleep(seconds)
     c1, s1, t1 = cpu_seconds(pid), system_busy_seconds(), time.monotonic()
-    return CpuWindow(c1 - c0, t1 - t0, s1 - s0)
+    d1 = decoder_thread_seconds(pid)
+    decode = sum(v - d0.get(tid, 0.0) for tid, v in d1.items())
+    return CpuWindow(c1 - c0, t1 - t0, s1 - s0, decode)
 
 
 # ----------------------------------------------------------------------------- footage
@@ -376,7 +408,9 @@ def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
         floor, floor_fps = measure_floor(cam.url, s.warm_s, s.window_s)
     st = run.stats["cam"]
     per_s = {k: st[k] / run.cpu.wall_s for k in ("frames", "detect_runs", "motion_frames")}
-    note = (f"decoded {st['input_fps']:.1f} fps, processed {per_s['frames']:.1f}/s, "
+    note = (f"decoder threads {run.cpu.decode_percent:.2f} %, rest "
+            f"{run.cpu.percent - run.cpu.decode_percent:.2f} %; "
+            f"decoded {st['input_fps']:.1f} fps, processed {per_s['frames']:.1f}/s, "
             f"motion on {per_s['motion_frames']:.1f}/s, detect runs {per_s['detect_runs']:.1f}/s"
             f" ({st['regions'] / max(st['detect_runs'], 1):.1f} regions/run), "
             f"dropped {st['dropped']:.0f}, RSS {run.rss_mb:.0f} MB, "
@@ -384,7 +418,9 @@ def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
     report.add(Figure(f"cpu_{scene}_engine_pct", f"Engine CPU, 1 camera, {scene}",
                       run.cpu.percent, "% core", note=note))
     report.add(Figure(f"cpu_{scene}_floor_pct", f"Decode floor CPU, {scene}", floor.percent,
-                      "% core", note=f"PyAV decoding every frame: {floor_fps:.1f} fps, "
+                      "% core", note=f"decoder threads {floor.decode_percent:.2f} %, rest "
+                      f"{floor.percent - floor.decode_percent:.2f} %; "
+                      f"PyAV decoding every frame: {floor_fps:.1f} fps, "
                       f"{report.others(f'cpu_{scene}_floor', floor.others_percent)}"))
     ratio = run.cpu.percent / max(floor.percent, 1e-9)
     target, met = ("<= 1.3x", ratio <= 1.3) if scene == "idle" else ("-", None)

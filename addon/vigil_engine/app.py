@@ -27,6 +27,7 @@ from .record.activity import ActivityLog
 from .record.recorder import Recorder
 from .record.retention import Retention
 from .record.service import ClipService
+from .risk.service import RiskService
 from .store.db import Store
 from .store.recordings import RecordingIndex
 
@@ -69,12 +70,16 @@ class Engine:
         self.reconcile_report = await asyncio.to_thread(self.retention.reconcile)
         self.clips = ClipService(self.recordings_root, self.clips_root, self.recording_index,
                                  self.retention)
+        self.risk = RiskService(cfg, self.store, self.bus,
+                                lambda cam, eid: self.snapshots.event_path(cam, eid))
+        await self.risk.start()
         self.pool = await asyncio.to_thread(
             DetectorPool, cfg.detector.model, cfg.detector.labels, cfg.detector.threads)
         for name, cam in cfg.cameras.items():
             if cam.enabled:
                 self.pipelines[name] = CameraPipeline(cam, self.pool, self.store, self.bus,
-                                                      self.snapshots, self._make_recorder)
+                                                      self.snapshots, self._make_recorder,
+                                                      self.risk)
         self._runner = web.AppRunner(build_app(self), access_log=None,
                                      handle_signals=False)
         await self._runner.setup()
@@ -98,6 +103,8 @@ class Engine:
             await asyncio.gather(self._retention_task, return_exceptions=True)
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()),
                              return_exceptions=True)
+        if hasattr(self, "risk"):
+            await self.risk.stop()  # after the cameras: closing events have queued their jobs
         if hasattr(self, "retention"):
             # Leave the disk within its limits and has_clip flags true on exit.
             try:

@@ -104,6 +104,8 @@ class ZoneConfig:
     coordinates: Polygon
     objects: tuple[str, ...] = ()
     loitering_time: float = 0.0
+    description: str = ""
+    sensitivity: str = "normal"  # low | normal | high
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,62 @@ class EventsConfig:
 
 
 RISK_LEVELS = ("low", "medium", "high", "critical")
+ACTIVITY_TYPES = (
+    "passerby", "delivery", "resident_activity", "visitor", "vehicle_arrival",
+    "vehicle_departure", "loitering", "suspicious_behavior", "intrusion", "animal", "unknown",
+)
+ARM_MODES = ("disarmed", "home", "away", "night", "vacation")
+PROVIDERS = ("rules", "openai", "ollama")
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    min_risk_level: str = "medium"
+    always: tuple[str, ...] = ()  # activity types that always notify
+    never: tuple[str, ...] = ()  # activity types that never notify
+    quiet_hours: tuple[str, str] | None = None  # ("23:00", "06:00") local time
+    cooldown_minutes: float = 10.0
+
+
+@dataclass(frozen=True)
+class LocationConfig:
+    latitude: float | None = None
+    longitude: float | None = None
+    timezone: str | None = None
+    night_start: str = "21:00"  # used when no latitude/longitude is configured
+    night_end: str = "06:00"
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str | None = None
+    timeout: float = 60.0
+    vision: bool = False
+    keep_alive: str = "10m"
+    temperature: float = 0.2
+    max_tokens: int = 400
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    provider: str = "rules"
+    openai: LLMConfig = field(default_factory=LLMConfig)
+    ollama: LLMConfig = field(default_factory=LLMConfig)
+    batch_window: float = 90.0
+    max_concurrency: int = 1
+    calls_per_day: int = 1000
+    tokens_per_day: int = 2_000_000
+    audit: bool = True
+    max_attempts: int = 8
+    retry_seconds: float = 15.0
+    circuit_failures: int = 3
+    circuit_cooldown: float = 60.0
+
+    @property
+    def llm(self) -> LLMConfig | None:
+        return {"openai": self.openai, "ollama": self.ollama}.get(self.provider)
 
 
 @dataclass(frozen=True)
@@ -145,6 +203,8 @@ class CameraConfig:
     events: EventsConfig
     record: RecordConfig = field(default_factory=RecordConfig)
     enabled: bool = True
+    description: str = ""
+    alerts: AlertConfig = field(default_factory=AlertConfig)
 
     def input_for(self, role: str) -> InputConfig | None:
         return next((i for i in self.inputs if role in i.roles), None)
@@ -157,6 +217,8 @@ class Config:
     detector: DetectorConfig
     cameras: dict[str, CameraConfig]
     storage: StorageConfig = field(default_factory=StorageConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    location: LocationConfig = field(default_factory=LocationConfig)
     source: Path | None = None
 
 
@@ -265,6 +327,107 @@ ZONE_SCHEMA = vol.Schema(
         vol.Required("coordinates"): _polygon,
         vol.Optional("objects", default=[]): [_label],
         vol.Optional("loitering_time", default=0): _non_negative,
+        vol.Optional("description", default=""): vol.All(str, vol.Length(max=200)),
+        vol.Optional("sensitivity", default="normal"): vol.In(
+            ("low", "normal", "high"), msg="must be low, normal or high"
+        ),
+    }
+)
+
+
+def _clock(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", value):
+        raise vol.Invalid(f"must be a time of day as HH:MM, got {value!r}")
+    return value
+
+
+_activity = vol.In(ACTIVITY_TYPES, msg=f"must be one of {', '.join(ACTIVITY_TYPES)}")
+
+ALERTS_SCHEMA = vol.Schema(
+    {
+        vol.Optional("min_risk_level", default="medium"): vol.In(
+            RISK_LEVELS, msg=f"must be one of {', '.join(RISK_LEVELS)}"
+        ),
+        vol.Optional("always", default=[]): [_activity],
+        vol.Optional("never", default=[]): [_activity],
+        vol.Optional("quiet_hours"): vol.Schema(
+            {vol.Required("start"): _clock, vol.Required("end"): _clock}
+        ),
+        vol.Optional("cooldown", default=10): _non_negative,
+    }
+)
+
+
+def _llm_schema(default_url: str) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Optional("base_url", default=default_url): vol.All(
+                str, vol.Match(r"^https?://", msg="must start with http:// or https://")
+            ),
+            vol.Optional("model", default=""): str,
+            vol.Optional("api_key_env"): vol.All(str, vol.Match(r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                                                msg="must be a variable name")),
+            vol.Optional("timeout", default=60): vol.All(
+                vol.Coerce(float), vol.Range(min=1, max=600)
+            ),
+            vol.Optional("vision", default=False): bool,
+            vol.Optional("keep_alive", default="10m"): str,
+            vol.Optional("temperature", default=0.2): vol.All(
+                vol.Coerce(float), vol.Range(min=0, max=2)
+            ),
+            vol.Optional("max_tokens", default=400): vol.All(int, vol.Range(min=50, max=8192)),
+        }
+    )
+
+
+RISK_SCHEMA = vol.Schema(
+    {
+        vol.Optional("provider", default="rules"): vol.In(
+            PROVIDERS, msg=f"must be one of {', '.join(PROVIDERS)}"
+        ),
+        vol.Optional("openai", default={}): _llm_schema("http://127.0.0.1:11434/v1"),
+        vol.Optional("ollama", default={}): _llm_schema("http://127.0.0.1:11434"),
+        vol.Optional("batch_window", default=90): vol.All(
+            vol.Coerce(float), vol.Range(min=5, max=3600)
+        ),
+        vol.Optional("max_concurrency", default=1): vol.All(int, vol.Range(min=1, max=16)),
+        vol.Optional("budget", default={}): vol.Schema(
+            {
+                vol.Optional("calls_per_day", default=1000): vol.All(int, vol.Range(min=0)),
+                vol.Optional("tokens_per_day", default=2_000_000): vol.All(int, vol.Range(min=0)),
+            }
+        ),
+        vol.Optional("audit", default=True): bool,
+        vol.Optional("retry", default={}): vol.Schema(
+            {
+                vol.Optional("max_attempts", default=8): vol.All(int, vol.Range(min=1, max=100)),
+                vol.Optional("seconds", default=15): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.1, max=3600)
+                ),
+            }
+        ),
+        vol.Optional("circuit", default={}): vol.Schema(
+            {
+                vol.Optional("failures", default=3): vol.All(int, vol.Range(min=1, max=100)),
+                vol.Optional("cooldown", default=60): vol.All(
+                    vol.Coerce(float), vol.Range(min=0.5, max=3600)
+                ),
+            }
+        ),
+    }
+)
+
+LOCATION_SCHEMA = vol.Schema(
+    {
+        vol.Optional("latitude"): vol.All(vol.Coerce(float), vol.Range(min=-90, max=90)),
+        vol.Optional("longitude"): vol.All(vol.Coerce(float), vol.Range(min=-180, max=180)),
+        vol.Optional("timezone"): str,
+        vol.Optional("night", default={}): vol.Schema(
+            {
+                vol.Optional("start", default="21:00"): _clock,
+                vol.Optional("end", default="06:00"): _clock,
+            }
+        ),
     }
 )
 
@@ -343,6 +506,8 @@ CAMERA_SCHEMA = vol.Schema(
         vol.Optional("zones", default={}): {_name: ZONE_SCHEMA},
         vol.Optional("events", default={}): EVENTS_SCHEMA,
         vol.Optional("record", default={}): RECORD_SCHEMA,
+        vol.Optional("description", default=""): vol.All(str, vol.Length(max=300)),
+        vol.Optional("alerts", default={}): ALERTS_SCHEMA,
     }
 )
 
@@ -375,6 +540,8 @@ ROOT_SCHEMA = vol.Schema(
                 ),
             }
         ),
+        vol.Optional("risk", default={}): RISK_SCHEMA,
+        vol.Optional("location", default={}): LOCATION_SCHEMA,
         vol.Required("cameras"): vol.All(
             {_name: CAMERA_SCHEMA}, vol.Length(min=1, msg="needs at least one camera")
         ),
@@ -449,6 +616,9 @@ def parse_config(
     for cam_name, cam in doc["cameras"].items():
         cameras[cam_name] = _build_camera(cam_name, cam, default_events, base, problems)
 
+    risk = _build_risk(doc["risk"], problems)
+    location = _build_location(doc["location"], problems)
+
     if problems:
         raise ConfigError(problems)
     assert resolved_data is not None
@@ -458,8 +628,41 @@ def parse_config(
         detector=detector,
         cameras=cameras,
         storage=StorageConfig(**doc["storage"]),
+        risk=risk,
+        location=location,
         source=source,
     )
+
+
+def _build_risk(r: dict[str, Any], problems: list[str]) -> RiskConfig:
+    llms = {name: LLMConfig(**r[name]) for name in ("openai", "ollama")}
+    provider = r["provider"]
+    if provider != "rules" and not llms[provider].model:
+        problems.append(f"risk.{provider}.model: required when risk.provider is {provider}")
+    return RiskConfig(
+        provider=provider, openai=llms["openai"], ollama=llms["ollama"],
+        batch_window=r["batch_window"], max_concurrency=r["max_concurrency"],
+        calls_per_day=r["budget"]["calls_per_day"], tokens_per_day=r["budget"]["tokens_per_day"],
+        audit=r["audit"], max_attempts=r["retry"]["max_attempts"],
+        retry_seconds=r["retry"]["seconds"], circuit_failures=r["circuit"]["failures"],
+        circuit_cooldown=r["circuit"]["cooldown"],
+    )
+
+
+def _build_location(loc: dict[str, Any], problems: list[str]) -> LocationConfig:
+    tz = loc.get("timezone")
+    if tz is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"location.timezone: unknown time zone {tz!r}")
+    if ("latitude" in loc) != ("longitude" in loc):
+        problems.append("location.latitude: latitude and longitude go together")
+    return LocationConfig(latitude=loc.get("latitude"), longitude=loc.get("longitude"),
+                          timezone=tz, night_start=loc["night"]["start"],
+                          night_end=loc["night"]["end"])
 
 
 def _check_polygons(
@@ -537,7 +740,8 @@ def _build_camera(
                 )
         zones[zname] = ZoneConfig(
             name=zname, coordinates=z["coordinates"], objects=tuple(z["objects"]),
-            loitering_time=z["loitering_time"],
+            loitering_time=z["loitering_time"], description=z["description"],
+            sensitivity=z["sensitivity"],
         )
 
     ev = {**EventsConfig().__dict__, **default_events, **cam["events"]}
@@ -557,9 +761,21 @@ def _build_camera(
     if record.enabled and not any("record" in i.roles for i in inputs):
         problems.append(f"{where}.record.enabled: no input has the 'record' role")
 
+    a = cam["alerts"]
+    quiet = a.get("quiet_hours")
+    alerts = AlertConfig(
+        min_risk_level=a["min_risk_level"], always=tuple(a["always"]), never=tuple(a["never"]),
+        quiet_hours=(quiet["start"], quiet["end"]) if quiet else None,
+        cooldown_minutes=a["cooldown"],
+    )
+    both = set(alerts.always) & set(alerts.never)
+    if both:
+        problems.append(f"{where}.alerts.never: {sorted(both)[0]} is also in alerts.always")
+
     return CameraConfig(
         name=name, inputs=tuple(inputs), detect=detect, objects=objects, motion=motion,
         zones=zones, events=events, record=record, enabled=cam["enabled"],
+        description=cam["description"], alerts=alerts,
     )
 
 

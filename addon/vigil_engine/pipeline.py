@@ -27,6 +27,7 @@ from .events.snapshots import SnapshotWriter
 from .motion.detector import MotionDetector
 from .record.activity import ActivityLog
 from .record.recorder import Recorder
+from .risk.service import RiskService
 from .store.db import Store
 from .track.tracker import Tracker
 
@@ -48,14 +49,14 @@ class PipelineStats:
 
 class CameraPipeline:
     def __init__(self, camera: CameraConfig, pool: DetectorPool, store: Store, bus: EventBus,
-                 snapshots: SnapshotWriter, recorder_factory: RecorderFactory | None = None
-                 ) -> None:
+                 snapshots: SnapshotWriter, recorder_factory: RecorderFactory | None = None,
+                 risk: RiskService | None = None) -> None:
         self.config = camera
         self.name = camera.name
         self.pool = pool
         self.motion = MotionDetector(camera.detect.width, camera.detect.height, camera.motion)
         self.tracker = Tracker(camera)
-        self.events = EventManager(camera, store, bus, snapshots)
+        self.events = EventManager(camera, store, bus, snapshots, risk)
         self.stats = PipelineStats()
         self.detect_fps = RateMeter()
         self.latest: Frame | None = None
@@ -199,6 +200,7 @@ class CameraPipeline:
                 "regions": self.stats.regions,
                 "motion_frames": self.stats.motion_frames,
                 "events_opened": self.events.opened,
+                "open_to_risk_ms": round(self.events.open_to_risk_ms, 2),
                 "reconnects": max(0, cap.connects - 1) if cap else 0,
                 "process_ms": round(self.stats.process_ms, 2),
             },

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .. import __version__
+from ..config import ARM_MODES
 from ..events.snapshots import encode_jpeg
 from ..record.service import ClipError
 from ..store.db import CursorError, EventQuery
@@ -31,7 +32,8 @@ _LOGGER = logging.getLogger(__name__)
 EVENT_ID_RE = re.compile(r"^\d{10,16}-[0-9a-f]{6}$")
 OBJECT_ID_RE = re.compile(r"^[0-9a-f]{8}$")
 MAX_LIMIT = 500
-EVENT_PARAMS = {"camera", "label", "since", "until", "limit", "cursor"}
+EVENT_PARAMS = {"camera", "label", "since", "until", "limit", "cursor", "min_risk"}
+LEVEL_FLOOR = {"low": 0, "medium": 30, "high": 60, "critical": 85}
 ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -253,7 +255,18 @@ async def events(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_parameter", "limit: must be an integer") from None
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, "invalid_parameter", f"limit: must be between 1 and {MAX_LIMIT}")
+    min_risk_raw = request.query.get("min_risk")
+    min_risk: int | None = None
+    if min_risk_raw:
+        if min_risk_raw in LEVEL_FLOOR:
+            min_risk = LEVEL_FLOOR[min_risk_raw]
+        elif min_risk_raw.isdigit() and int(min_risk_raw) <= 100:
+            min_risk = int(min_risk_raw)
+        else:
+            raise ApiError(400, "invalid_parameter",
+                           "min_risk: a level (low, medium, high, critical) or a score 0-100")
     query = EventQuery(
+        min_risk=min_risk,
         camera=request.query.get("camera") or None,
         label=request.query.get("label") or None,
         since=_float_param(request, "since"),
@@ -318,6 +331,49 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(400, "invalid_format", "body: not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_format", "body: must be a JSON object")
+    return body
+
+
+async def rescore(request: web.Request) -> web.Response:
+    ev = await _event_or_404(request)
+    job = await request.app[ENGINE_KEY].risk.rescore(ev["id"])
+    return web.json_response(job, status=202)
+
+
+async def get_mode(request: web.Request) -> web.Response:
+    return web.json_response({"mode": await request.app[ENGINE_KEY].risk.get_mode(),
+                              "modes": list(ARM_MODES)})
+
+
+async def set_mode(request: web.Request) -> web.Response:
+    body = await _json_body(request)
+    mode = body.get("mode")
+    if mode not in ARM_MODES:
+        raise ApiError(400, "invalid_format", f"mode: must be one of {', '.join(ARM_MODES)}")
+    await request.app[ENGINE_KEY].risk.set_mode(mode)
+    return web.json_response({"mode": mode})
+
+
+async def risk_status(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[ENGINE_KEY].risk.status())
+
+
+async def risk_jobs(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status not in (None, "pending", "running", "done", "dead"):
+        raise ApiError(400, "invalid_parameter",
+                       "status: must be pending, running, done or dead")
+    jobs = await request.app[ENGINE_KEY].risk.jobs.list(status)
+    return web.json_response({"jobs": jobs})
+
+
 def build_app(engine: Engine) -> web.Application:
     app = web.Application(middlewares=[error_middleware, auth_middleware],
                           client_max_size=64 * 1024)
@@ -334,5 +390,10 @@ def build_app(engine: Engine) -> web.Application:
     app.router.add_get("/api/cameras/{name}/clip.mp4", camera_clip)
     app.router.add_get("/api/cameras/{name}/recordings", recordings)
     app.router.add_get("/api/stats", stats)
+    app.router.add_post("/api/events/{event_id}/rescore", rescore)
+    app.router.add_get("/api/mode", get_mode)
+    app.router.add_post("/api/mode", set_mode)
+    app.router.add_get("/api/risk", risk_status)
+    app.router.add_get("/api/risk/jobs", risk_jobs)
     app.router.add_get("/metrics", metrics)
     return app

@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..capture.source import Frame
 from ..config import CameraConfig
 from ..store.db import Store
 from ..track.tracker import TrackedObject, TrackUpdate
+
+if TYPE_CHECKING:
+    from ..risk.service import RiskService
 from .bus import EventBus
 from .snapshots import BestFrame, BoxInFrame, SnapshotWriter, frame_quality
 
@@ -58,11 +62,12 @@ class OpenEvent:
     snapshot_quality: float = 0.0
     snapshot_written: dict[str, float] = field(default_factory=dict)  # object id -> quality
     dirty: bool = False
+    llm_requested: bool = False  # the one intermediate LLM assessment of a long event
 
 
 class EventManager:
     def __init__(self, camera: CameraConfig, store: Store, bus: EventBus,
-                 snapshots: SnapshotWriter) -> None:
+                 snapshots: SnapshotWriter, risk: RiskService | None = None) -> None:
         self.camera = camera
         self.name = camera.name
         self.idle_timeout = camera.events.idle_timeout
@@ -73,6 +78,10 @@ class EventManager:
         self.current: OpenEvent | None = None
         self.best: dict[str, BestFrame] = {}  # per tracked object
         self.opened = 0
+        self.risk = risk
+        self.risk_enabled = True
+        self.open_to_risk_ms = 0.0  # event opened -> first assessment attached
+        self.open_to_announce_ms = 0.0  # event opened -> row written (snapshot, risk)
         self.last_end = 0.0
 
     # ------------------------------------------------------------------ per frame
@@ -106,6 +115,10 @@ class EventManager:
                 await self.close(now)
             elif ev.dirty and now - ev.last_flush >= FLUSH_INTERVAL:
                 await self._flush(ev, now, "update")
+            if (self.current is ev and self.risk is not None and self.risk_enabled
+                    and not ev.llm_requested and now - ev.start_time >= self.risk.cfg.batch_window):
+                ev.llm_requested = True
+                await self.risk.event_long(ev.id)
 
         if self.current is None:
             starters = [t for t in update.seen if t.active]
@@ -150,6 +163,8 @@ class EventManager:
             if t.event_id == ev.id:
                 t.event_id = None
         await self._flush(ev, end_time, "end", end_time=end_time)
+        if self.risk is not None and self.risk_enabled:
+            await self.risk.event_closed(ev.id)
         for oid in [*ev.members, *ev.frozen]:
             self.best.pop(oid, None)  # the next event gets fresh snapshots
         _LOGGER.info("%s: event %s closed after %.1f s", self.name, ev.id,
@@ -175,15 +190,26 @@ class EventManager:
             "has_clip": False,
             "risk": None,
             "alert": False,
+            "alert_reason": "",
             "acknowledged": False,
             "protected": False,
         }
 
     async def _flush(self, ev: OpenEvent, now: float, kind: str,
                      end_time: float | None = None) -> None:
+        started = time.perf_counter()
         has_snapshot = await self._write_snapshots(ev, now, force=kind != "update")
         event = self.event_dict(ev, end_time, has_snapshot)
+        if self.risk is not None and self.risk_enabled:
+            # Alert first: the rules assessment rides along with the event itself.
+            risk_started = time.perf_counter()
+            event["risk"], event["alert"], event["alert_reason"] = await self.risk.fast(
+                self.camera, event)
+            if kind == "new":
+                self.open_to_risk_ms = (time.perf_counter() - risk_started) * 1000
         await self.store.upsert_event(event)  # durable before anyone hears of it
+        if kind == "new":
+            self.open_to_announce_ms = (time.perf_counter() - started) * 1000
         ev.last_flush = now
         ev.dirty = False
         stored = await self.store.get_event(ev.id)

@@ -29,6 +29,7 @@ BOOL_FIELDS = ("has_snapshot", "has_clip", "alert", "acknowledged", "protected")
 EVENT_COLUMNS = (
     "id", "camera", "start_time", "end_time", "labels", "zones", "objects", "top_score",
     "has_snapshot", "has_clip", "risk", "alert", "acknowledged", "protected", "updated_at",
+    "alert_reason",
 )
 
 
@@ -42,6 +43,7 @@ class EventQuery:
     label: str | None = None
     since: float | None = None
     until: float | None = None
+    min_risk: int | None = None
     limit: int = 50
     cursor: str | None = None
 
@@ -176,6 +178,7 @@ class Store:
         for key in BOOL_FIELDS:
             params[key] = int(bool(params[key]))
         params["top_score"] = float(params["top_score"] or 0.0)
+        params["alert_reason"] = str(params["alert_reason"] or "")
         params["updated_at"] = time.time()
         return params
 
@@ -186,8 +189,18 @@ class Store:
         marks = ", ".join(f":{c}" for c in EVENT_COLUMNS)
         updates = ", ".join(
             f"{c} = excluded.{c}" for c in EVENT_COLUMNS
-            # User flags, risk and has_clip have their own owners; never overwrite them here.
-            if c not in ("id", "camera", "acknowledged", "protected", "risk", "alert", "has_clip")
+            # User flags, risk/alert and has_clip have their own rules or owners.
+            if c not in ("id", "camera", "acknowledged", "protected", "risk", "alert",
+                         "alert_reason", "has_clip")
+        )
+        # Rules assessments never overwrite an LLM's; an alert once raised stays raised.
+        updates += (
+            ", risk = CASE WHEN events.risk IS NOT NULL AND "
+            "json_extract(events.risk, '$.provider') != 'rules' THEN events.risk "
+            "ELSE COALESCE(excluded.risk, events.risk) END"
+            ", alert_reason = CASE WHEN events.alert = 1 THEN events.alert_reason "
+            "ELSE excluded.alert_reason END"
+            ", alert = MAX(events.alert, excluded.alert)"
         )
         sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
                f"ON CONFLICT(id) DO UPDATE SET {updates}")
@@ -215,6 +228,9 @@ class Store:
         if query.until is not None:
             where.append("start_time <= ?")
             args.append(query.until)
+        if query.min_risk is not None:
+            where.append("COALESCE(json_extract(risk, '$.risk_score'), -1) >= ?")
+            args.append(query.min_risk)
         if query.cursor:
             start, eid = decode_cursor(query.cursor)
             where.append("(start_time < ? OR (start_time = ? AND id < ?))")
@@ -235,6 +251,19 @@ class Store:
             last = rows[-1]
             next_cursor = encode_cursor(last["start_time"], last["id"])
         return rows, next_cursor
+
+    async def set_risk(self, event_id: str, risk: dict[str, Any], alert: bool,
+                       alert_reason: str) -> dict[str, Any] | None:
+        """Store an assessment; an alert once raised stays raised (with its first reason)."""
+        def q(c: sqlite3.Connection) -> None:
+            c.execute(
+                "UPDATE events SET risk = ?, updated_at = ?, "
+                "alert_reason = CASE WHEN alert = 1 THEN alert_reason ELSE ? END, "
+                "alert = MAX(alert, ?) WHERE id = ?",
+                (json.dumps(risk), time.time(), alert_reason, int(alert), event_id))
+
+        await self.write(q)
+        return await self.get_event(event_id)
 
     async def set_flag(self, event_id: str, flag: str, value: bool) -> dict[str, Any] | None:
         """Set a user flag (acknowledged, protected); returns the updated event."""

@@ -61,3 +61,42 @@ MIGRATIONS.append(
     CREATE INDEX outages_camera_start ON outages (camera, start_time);
     """
 )
+
+MIGRATIONS.append(
+    # 3: risk assessments: alert reasons, durable scoring jobs, audit, LLM budget
+    """
+    ALTER TABLE events ADD COLUMN alert_reason TEXT NOT NULL DEFAULT '';
+    CREATE TABLE risk_jobs (
+        event_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt REAL NOT NULL,
+        last_error TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX risk_jobs_due ON risk_jobs (status, next_attempt);
+    CREATE TABLE risk_audit (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_version TEXT NOT NULL,
+        prompt TEXT,
+        raw TEXT,
+        error TEXT,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        latency_ms REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX risk_audit_event ON risk_audit (event_id);
+    CREATE TABLE llm_usage (
+        day TEXT PRIMARY KEY,
+        calls INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0
+    );
+    """
+)

@@ -46,6 +46,7 @@ class TrackedObject:
     stationary: bool = False
     velocity: tuple[float, float] = (0.0, 0.0)
     origin: tuple[float, float] = (0.0, 0.0)
+    origin_box: Box = (0, 0, 0, 0)
     anchor: tuple[float, float] = (0.0, 0.0)
     anchor_time: float = 0.0
     zones: list[str] = field(default_factory=list)  # where it is now
@@ -166,6 +167,7 @@ class Tracker:
             t = TrackedObject(id=secrets.token_hex(4), label=d.label, box=d.box,
                               first_seen=now, last_seen=now)
             t.origin = t.anchor = d.bottom_center
+            t.origin_box = d.box
             t.anchor_time = now
             self._observe(t, d, now, first=True)
             self.tracks[t.id] = t
@@ -208,7 +210,11 @@ class Tracker:
             t.confirmed = True
         x, y = t.bottom_center
         threshold = _movement_threshold(t.area)
-        if not t.moved and ((x - t.origin[0]) ** 2 + (y - t.origin[1]) ** 2) ** 0.5 > threshold:
+        # Moved = left its first place: far enough, and the box no longer overlaps it much
+        # (a parked car half hidden by a passer-by changes its box, not its place).
+        if (not t.moved
+                and ((x - t.origin[0]) ** 2 + (y - t.origin[1]) ** 2) ** 0.5 > threshold
+                and iou(t.box, t.origin_box) < 0.4):
             t.moved = True
         # Stationary: has not left a small neighbourhood for stationary_seconds.
         if ((x - t.anchor[0]) ** 2 + (y - t.anchor[1]) ** 2) ** 0.5 > threshold:

@@ -1,0 +1,1 @@
+"""Risk scoring: context, rules and LLM providers, durable job queue, alert policy."""

@@ -1,0 +1,147 @@
+"""Deterministic, explainable risk rules: always available, the fallback for every LLM.
+
+The score is a sum of named factors; the reasoning lists each with its weight,
+so a user can see exactly why an event scored what it did.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..config import CameraConfig
+from .context import ANIMALS, VEHICLES, RiskContext
+from .model import assessment
+
+ARMED = {"away": 20, "night": 15, "vacation": 25, "home": 0, "disarmed": -10}
+SENSITIVITY = {"high": 15, "normal": 5, "low": 0}
+PROVIDER = "rules"
+MODEL = "vigil-rules-v1"
+
+
+def entities(ctx: RiskContext) -> list[dict[str, Any]]:
+    return [{"label": o.label, "zones": [z.name for z in o.zones],
+             "first_seen": round(o.first_seen, 3), "last_seen": round(o.last_seen, 3),
+             "dwell_seconds": round(o.dwell, 1), "direction": o.direction,
+             "loitering": o.loitering} for o in ctx.objects]
+
+
+def _place(camera: CameraConfig, ctx: RiskContext) -> str:
+    name = camera.name.replace("_", " ").capitalize()
+    zones = sorted({z.name.replace("_", " ") for o in ctx.objects for z in o.zones})
+    return f"{name} ({', '.join(zones)})" if zones else name
+
+
+def score(camera: CameraConfig, ctx: RiskContext, *, status: str = "final",
+          note: str | None = None) -> dict[str, Any]:
+    started = time.perf_counter()
+    factors: list[tuple[str, int]] = []
+    labels = ctx.labels
+    people = [o for o in ctx.objects if o.label == "person"]
+    vehicles = [o for o in ctx.objects if o.label in VEHICLES]
+    animals_only = bool(labels) and labels <= ANIMALS
+
+    if people:
+        factors.append(("person present", 20))
+        if len(people) >= 3:
+            factors.append((f"{len(people)} people", 5))
+    elif vehicles:
+        factors.append(("vehicle present", 10))
+    elif animals_only:
+        factors.append(("animal only", 3))
+
+    if not animals_only:
+        if ctx.is_night:
+            factors.append((f"night ({ctx.local_time})", 20 if people else 10))
+        arm = ARMED.get(ctx.arm_mode, 0)
+        if arm and (people or arm < 0):
+            factors.append((f"armed {ctx.arm_mode}" if arm > 0 else ctx.arm_mode, arm))
+
+        sens = max((SENSITIVITY[z.sensitivity] for o in ctx.objects for z in o.zones),
+                   default=0)
+        if sens:
+            factors.append(("in a high-sensitivity zone" if sens >= 15 else "in a watched zone",
+                            sens))
+        if any(o.loitering for o in people):
+            factors.append(("loitering", 20))
+        elif any(o.dwell >= 60 for o in people):
+            factors.append(("stayed over a minute", 10))
+        if any(o.direction == "approaching" for o in people):
+            factors.append(("approaching the house", 5))
+
+        usual = [lab for lab, b in ctx.baseline.items() if b.usual]
+        unusual = [lab for lab, b in ctx.baseline.items() if b.unusual]
+        if usual and set(usual) >= (labels - ANIMALS):
+            factors.append((f"usual here at this hour ({', '.join(sorted(usual))})", -15))
+        elif unusual:
+            factors.append((f"never seen here at this hour ({', '.join(sorted(unusual))})", 10))
+
+        if ctx.cross_camera and people:
+            cams = sorted({c.camera for c in ctx.cross_camera})
+            factors.append((f"also seen on {', '.join(cams)} minutes before", 15))
+
+    total = sum(w for _, w in factors)
+    if animals_only:
+        total = min(total, 25)
+    total = max(0, min(100, total))
+    activity = _activity(ctx, camera, people, vehicles, animals_only, total)
+    summary = _summary(camera, ctx, activity, people, vehicles)
+    reasoning = "; ".join(f"{name} ({w:+d})" for name, w in factors) or "nothing notable"
+    reasoning += f" = {total}"
+    if note:
+        reasoning = f"{note}. {reasoning}"
+    return assessment(score=total, activity=activity, summary=summary, reasoning=reasoning,
+                      entities=entities(ctx), provider=PROVIDER, model=MODEL,
+                      latency_ms=(time.perf_counter() - started) * 1000, status=status,
+                      factors=[{"factor": n, "weight": w} for n, w in factors])
+
+
+def _activity(ctx: RiskContext, camera: CameraConfig, people: list[Any], vehicles: list[Any],
+              animals_only: bool, total: int) -> str:
+    armed = ctx.arm_mode in ("away", "night", "vacation")
+    if animals_only:
+        return "animal"
+    if people:
+        high_zone = any(z.sensitivity == "high" for o in people for z in o.zones)
+        if ctx.is_night and armed and high_zone:
+            return "intrusion"
+        if any(o.loitering for o in people):
+            return "loitering"
+        if ctx.is_night and (armed or ctx.cross_camera):
+            return "suspicious_behavior"
+        person_baseline = ctx.baseline.get("person")
+        if ctx.arm_mode in ("home", "disarmed") and person_baseline and person_baseline.usual:
+            return "resident_activity"
+        if all(o.direction == "passing" for o in people) and not any(o.zones for o in people):
+            return "passerby"
+        if any(o.direction == "approaching" for o in people) or any(o.zones for o in people):
+            return "visitor"
+        return "passerby"
+    if vehicles:
+        dirs = {o.direction for o in vehicles}
+        if "leaving" in dirs and "approaching" not in dirs:
+            return "vehicle_departure"
+        return "vehicle_arrival"
+    return "unknown"
+
+
+def _summary(camera: CameraConfig, ctx: RiskContext, activity: str, people: list[Any],
+             vehicles: list[Any]) -> str:
+    place = _place(camera, ctx)
+    if people:
+        who = "Person" if len(people) == 1 else f"{len(people)} people"
+        what = {"loitering": "loitering", "intrusion": "in a protected area",
+                "suspicious_behavior": "moving around", "passerby": "passing by",
+                "visitor": "approaching", "resident_activity": "about, as usual"}.get(
+                    activity, "seen")
+    elif vehicles:
+        who = "Vehicle"
+        what = "leaving" if activity == "vehicle_departure" else "arriving"
+    elif activity == "animal":
+        who = ", ".join(sorted(ctx.labels)).capitalize()
+        what = "seen"
+    else:
+        who, what = "Activity", "seen"
+    armed = f" while armed {ctx.arm_mode}" if ctx.arm_mode in ("away", "night", "vacation") \
+        else ""
+    return f"{who} {what} at {place} at {ctx.local_time}{armed}."
