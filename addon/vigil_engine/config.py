@@ -150,7 +150,7 @@ class LLMConfig:
     vision: bool = False
     keep_alive: str = "10m"
     temperature: float = 0.2
-    max_tokens: int = 400
+    max_tokens: int = 500
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,7 @@ def _llm_schema(default_url: str) -> vol.Schema:
             vol.Optional("temperature", default=0.2): vol.All(
                 vol.Coerce(float), vol.Range(min=0, max=2)
             ),
-            vol.Optional("max_tokens", default=400): vol.All(int, vol.Range(min=50, max=8192)),
+            vol.Optional("max_tokens", default=500): vol.All(int, vol.Range(min=1, max=8192)),
         }
     )
 

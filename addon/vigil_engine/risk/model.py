@@ -27,7 +27,7 @@ LLM_SCHEMA: dict[str, Any] = {
         "risk_score": {"type": "integer", "minimum": 0, "maximum": 100},
         "activity_type": {"type": "string", "enum": list(ACTIVITY_TYPES)},
         "summary": {"type": "string", "maxLength": 240},
-        "reasoning": {"type": "string", "maxLength": 1200},
+        "reasoning": {"type": "string", "maxLength": 600},
     },
     "required": ["risk_score", "activity_type", "summary", "reasoning"],
     "additionalProperties": False,
@@ -51,7 +51,7 @@ def validate_answer(data: Any) -> dict[str, Any]:
     activity = data["activity_type"]
     if activity not in ACTIVITY_TYPES:
         raise InvalidAnswer(f"activity_type {activity!r} is not one of the allowed types")
-    for key, limit in (("summary", 240), ("reasoning", 1200)):
+    for key, limit in (("summary", 240), ("reasoning", 600)):
         value = data[key]
         if not isinstance(value, str) or not value.strip():
             raise InvalidAnswer(f"{key} must be a non-empty string")

@@ -66,7 +66,8 @@ def score(camera: CameraConfig, ctx: RiskContext, *, status: str = "final",
             factors.append(("loitering", 20))
         elif any(o.dwell >= 60 for o in people):
             factors.append(("stayed over a minute", 10))
-        if any(o.direction == "approaching" for o in people):
+        guarded = ctx.is_night or ctx.arm_mode in ("away", "night", "vacation")
+        if guarded and any(o.direction == "approaching" for o in people):
             factors.append(("approaching the house", 5))
 
         usual = [lab for lab, b in ctx.baseline.items() if b.usual]
@@ -112,7 +113,7 @@ def _activity(ctx: RiskContext, camera: CameraConfig, people: list[Any], vehicle
         person_baseline = ctx.baseline.get("person")
         if ctx.arm_mode in ("home", "disarmed") and person_baseline and person_baseline.usual:
             return "resident_activity"
-        if all(o.direction == "passing" for o in people) and not any(o.zones for o in people):
+        if all(o.direction == "passing" for o in people):
             return "passerby"
         if any(o.direction == "approaching" for o in people) or any(o.zones for o in people):
             return "visitor"
