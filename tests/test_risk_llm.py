@@ -230,3 +230,24 @@ def test_pending_jobs_resume_after_an_engine_restart(tmp_path: Path, footage_mp4
         risk_status = engine.json("/api/risk")
         assert risk_status["provider"] == "openai" and risk_status["jobs"].get("dead", 0) == 0
         engine.stop(signal.SIGTERM)
+
+
+def test_eval_risk_runs_scenarios_through_an_llm(llama: LlamaServer) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(root / "scripts" / "eval_risk.py"), "--provider", "openai",
+         "--base-url", llama.base_url, "--model", "smollm2", "--no-fail"],
+        capture_output=True, text=True, timeout=280, check=False,
+        env={"PYTHONPATH": f"{root}/addon:{root}", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "provider: openai (smollm2)"
+    rows = lines[2:-1]
+    assert len(rows) == 8
+    # Every row has a level from the model (the tiny model's judgement is not graded here).
+    assert sum(any(f" {lv} " in r for lv in ("low", "medium", "high", "critical"))
+               for r in rows) >= 6
+    assert lines[-1].startswith("agreement: ") and "/8" in lines[-1]

@@ -214,3 +214,18 @@ def test_levels_and_daylight() -> None:
     assert not is_dark(datetime(2026, 1, 14, 12, 0, tzinfo=UTC), *london)
     assert not is_dark(datetime(2026, 6, 21, 20, 0, tzinfo=UTC), *london)  # long summer day
     assert is_dark(datetime(2026, 12, 21, 17, 0, tzinfo=UTC), *london)  # short winter day
+
+
+def test_eval_risk_grades_the_rules_on_the_described_scenarios() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "eval_risk.py")],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={"PYTHONPATH": f"{root}/addon:{root}", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "provider: rules"
+    assert lines[-1] == "agreement: 8/8 (100%)"
+    assert sum(line.rstrip().endswith("yes") for line in lines) == 8
