@@ -61,7 +61,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     seed(tmp / "data" / "vigil.db", [*SEEDED, DANGLING])
     dead = f"rtsp://127.0.0.1:{free_port()}/nothing"
     config = {
-        "api": {"token": TOKEN},
+        "api": {"token": TOKEN, "failed_auth_limit": 100000},
         "cameras": {
             "front": {"inputs": [{"url": dead}]},
             "back": {"inputs": [{"url": dead}]},

@@ -8,16 +8,19 @@ stop the detector, then close SQLite with a WAL checkpoint.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from . import __version__
 from .api.auth import load_or_create_token
 from .api.server import build_app
+from .api.ws import CameraHub
 from .config import CameraConfig, Config
 from .detect.pool import DetectorPool
 from .events.bus import EventBus
@@ -48,6 +51,9 @@ class Engine:
         self.clips_root = self.data_dir / "clips"
         self._runner: web.AppRunner | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self.ws_clients: set[Any] = set()
+        self.mjpeg_streams = 0
+        self.tz = ZoneInfo(config.location.timezone) if config.location.timezone else None
         self.url = ""
 
     async def start(self) -> None:
@@ -80,8 +86,9 @@ class Engine:
                 self.pipelines[name] = CameraPipeline(cam, self.pool, self.store, self.bus,
                                                       self.snapshots, self._make_recorder,
                                                       self.risk)
+        self.camera_hub = CameraHub(self)
         self._runner = web.AppRunner(build_app(self), access_log=None,
-                                     handle_signals=False)
+                                     handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True)
         await site.start()
@@ -89,6 +96,7 @@ class Engine:
         self.url = f"http://{host}:{cfg.api.port}"
         for p in self.pipelines.values():
             await p.start()
+        await self._load_camera_options()
         self._retention_task = asyncio.create_task(
             self.retention.run(cfg.storage.check_seconds), name="retention")
         _LOGGER.info("Vigil engine %s: %d camera(s), API on %s", __version__,
@@ -96,6 +104,10 @@ class Engine:
 
     async def stop(self) -> None:
         _LOGGER.info("shutting down")
+        if hasattr(self, "camera_hub"):
+            await self.camera_hub.stop()
+        for client in list(self.ws_clients):
+            await client.ws.close(code=1001, message=b"engine shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
         if self._retention_task is not None:
@@ -120,6 +132,57 @@ class Engine:
     def _make_recorder(self, camera: CameraConfig, activity: ActivityLog,
                        loop: asyncio.AbstractEventLoop) -> Recorder:
         return Recorder(camera, self.recordings_root, self.recording_index, activity, loop)
+
+    async def set_event_flag(self, event_id: str, flag: str, value: bool) -> dict[str, Any]:
+        updated = await self.store.set_flag(event_id, flag, value)
+        assert updated is not None
+        updated.pop("updated_at", None)
+        self.bus.publish("update", updated)
+        return updated
+
+    async def set_mode(self, mode: str) -> None:
+        await self.risk.set_mode(mode)
+        self.bus.publish("mode", {"mode": mode})
+
+    async def stats(self) -> dict[str, Any]:
+        return {
+            "storage": await self.storage_status(),
+            "detector": self.detector_status(),
+            "risk": await self.risk.status(),
+            "clips": {"built": self.clips.built,
+                      "build_seconds": round(self.clips.build_seconds, 3)},
+            "api": {"websocket_clients": len(self.ws_clients),
+                    "mjpeg_streams": self.mjpeg_streams},
+            "cameras": {name: p.status() for name, p in self.pipelines.items()},
+        }
+
+    async def _load_camera_options(self) -> None:
+        raw = await asyncio.to_thread(self.store.get_meta, "camera_options")
+        saved = json.loads(raw) if raw else {}
+        for name in self.pipelines:
+            self.apply_camera_options(name, saved.get(name, {}))
+
+    def camera_options(self, name: str) -> dict[str, bool]:
+        p = self.pipelines[name]
+        return {"detect": p.detect_enabled,
+                "record": bool(p.recorder and p.recorder.writer.enabled),
+                "risk": p.events.risk_enabled}
+
+    def apply_camera_options(self, name: str, options: dict[str, Any]) -> None:
+        p = self.pipelines[name]
+        if "detect" in options:
+            p.detect_enabled = bool(options["detect"])
+        if "record" in options and p.recorder is not None:
+            p.recorder.writer.enabled = bool(options["record"])
+        if "risk" in options:
+            p.events.risk_enabled = bool(options["risk"])
+
+    async def set_camera_options(self, name: str, options: dict[str, bool]) -> dict[str, bool]:
+        """Switch detection, recording or risk analysis; survives restarts."""
+        self.apply_camera_options(name, options)
+        saved = {n: self.camera_options(n) for n in self.pipelines}
+        await asyncio.to_thread(self.store.set_meta, "camera_options", json.dumps(saved))
+        return self.camera_options(name)
 
     async def storage_status(self) -> dict[str, Any]:
         used, free, total = await asyncio.to_thread(self.retention.disk_usage)

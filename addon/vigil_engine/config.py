@@ -41,6 +41,10 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     token: str | None = None
+    ingress: bool = False  # running as an HA app: trust the Supervisor's ingress proxy
+    ingress_proxies: tuple[str, ...] = ("172.30.32.2",)
+    cors_origins: tuple[str, ...] = ()
+    failed_auth_limit: int = 30  # per address per 5 min; responses slow down from a sixth
 
 
 @dataclass(frozen=True)
@@ -521,6 +525,14 @@ ROOT_SCHEMA = vol.Schema(
                 vol.Optional("token"): vol.All(
                     str, vol.Length(min=16, msg="must be at least 16 characters")
                 ),
+                vol.Optional("ingress", default=False): bool,
+                vol.Optional("failed_auth_limit", default=30): vol.All(
+                    int, vol.Range(min=5, max=1_000_000)
+                ),
+                vol.Optional("ingress_proxies", default=["172.30.32.2"]): [str],
+                vol.Optional("cors_origins", default=[]): [
+                    vol.Match(r"^https?://[^/\s]+$", msg="must be an origin like https://host:port")
+                ],
             }
         ),
         vol.Optional("detector", default={}): vol.Schema(
@@ -624,7 +636,8 @@ def parse_config(
     assert resolved_data is not None
     return Config(
         data_dir=resolved_data,
-        api=ApiConfig(**doc["api"]),
+        api=ApiConfig(**{**doc["api"], "ingress_proxies": tuple(doc["api"]["ingress_proxies"]),
+                         "cors_origins": tuple(doc["api"]["cors_origins"])}),
         detector=detector,
         cameras=cameras,
         storage=StorageConfig(**doc["storage"]),

@@ -192,6 +192,9 @@ class CameraPipeline:
             "objects": self.tracker.counts(),
             "event_id": self.events.current.id if self.events.current else None,
             "zones": sorted(self.config.zones),
+            "switches": {"detect": self.detect_enabled,
+                         "record": bool(self.recorder and self.recorder.writer.enabled),
+                         "risk": self.events.risk_enabled},
             "record": self._record_status(),
             "stats": {
                 "frames": self.stats.frames,

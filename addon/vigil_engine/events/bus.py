@@ -11,7 +11,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["new", "update", "end"]
+Kind = Literal["new", "update", "end", "mode"]
 
 
 @dataclass(frozen=True, slots=True)

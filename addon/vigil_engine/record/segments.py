@@ -89,6 +89,7 @@ class SegmentWriter:
         self.errors = 0
         self.last_error: str | None = None
         self.audio_note_logged = False
+        self.enabled = True  # switched from the API; read by the capture thread
 
     # ------------------------------------------------------------------ session
 
@@ -120,6 +121,11 @@ class SegmentWriter:
     # ------------------------------------------------------------------ packets
 
     def packet(self, pkt: av.Packet) -> None:
+        if not self.enabled:
+            if self._cur is not None:
+                self._finish()  # keep what was recorded up to the switch
+                self._origin_pts = None
+            return
         if self._video is None or pkt.pts is None or pkt.dts is None or pkt.size == 0:
             return
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .schema import MIGRATIONS
+from .search import parse_search
 
 T = TypeVar("T")
 
@@ -46,6 +47,7 @@ class EventQuery:
     min_risk: int | None = None
     limit: int = 50
     cursor: str | None = None
+    text: str | None = None  # free text, see store/search.py
 
 
 def encode_cursor(start_time: float, event_id: str) -> str:
@@ -82,6 +84,19 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def split_statements(script: str) -> list[str]:
+    """Split SQL on ';' where a statement is complete (triggers hold ';' inside)."""
+    out: list[str] = []
+    buf = ""
+    for part in script.split(";"):
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            if buf.strip(" \n;"):
+                out.append(buf.strip())
+            buf = ""
+    return out
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to date; returns the resulting version."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -92,9 +107,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     for number in range(version + 1, len(MIGRATIONS) + 1):
         conn.execute("BEGIN")
         try:
-            for statement in MIGRATIONS[number - 1].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in split_statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except BaseException:
@@ -213,9 +227,30 @@ class Store:
 
         return await self.read(q)
 
-    async def list_events(self, query: EventQuery) -> tuple[list[dict[str, Any]], str | None]:
+    async def list_events(self, query: EventQuery, *, tz: Any = None
+                          ) -> tuple[list[dict[str, Any]], str | None]:
+        match: str | None = None
+        fallback: str | None = None
+        if query.text:
+            parsed = parse_search(query.text, time.time(), tz)
+            match, fallback = parsed.match, parsed.fallback
+            query = EventQuery(**{**query.__dict__, "text": None,
+                                  "since": query.since if query.since is not None
+                                  else parsed.since,
+                                  "until": query.until if query.until is not None
+                                  else parsed.until})
+        rows, cursor = await self._list(query, match)
+        if match and not rows and not query.cursor and fallback:
+            rows, cursor = await self._list(query, fallback)  # nothing has every word
+        return rows, cursor
+
+    async def _list(self, query: EventQuery, match: str | None
+                    ) -> tuple[list[dict[str, Any]], str | None]:
         where: list[str] = []
         args: list[Any] = []
+        if match:
+            where.append("id IN (SELECT event_id FROM events_fts WHERE events_fts MATCH ?)")
+            args.append(match)
         if query.camera:
             where.append("camera = ?")
             args.append(query.camera)

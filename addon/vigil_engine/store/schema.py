@@ -100,3 +100,30 @@ MIGRATIONS.append(
     );
     """
 )
+
+_FTS_BODY = (
+    "new.camera || ' ' || replace(new.camera, '_', ' ') || ' ' || "
+    "COALESCE((SELECT group_concat(value, ' ') FROM json_each(new.labels)), '') || ' ' || "
+    "COALESCE((SELECT group_concat(replace(value, '_', ' '), ' ') "
+    "FROM json_each(new.zones)), '') || ' ' || "
+    "COALESCE(replace(json_extract(new.risk, '$.activity_type'), '_', ' '), '') || ' ' || "
+    "COALESCE(json_extract(new.risk, '$.summary'), '') || ' ' || "
+    "COALESCE(json_extract(new.risk, '$.reasoning'), '')"
+)
+
+MIGRATIONS.append(
+    # 4: full-text search over cameras, labels, zones, activity, summaries and reasoning
+    "CREATE VIRTUAL TABLE events_fts USING fts5(event_id UNINDEXED, body, "
+    "tokenize = 'porter unicode61');"
+    "CREATE TRIGGER events_fts_ai AFTER INSERT ON events BEGIN "
+    f"INSERT INTO events_fts (rowid, event_id, body) VALUES (new.rowid, new.id, {_FTS_BODY}); "
+    "END;"
+    "CREATE TRIGGER events_fts_au AFTER UPDATE OF camera, labels, zones, risk ON events BEGIN "
+    "DELETE FROM events_fts WHERE rowid = old.rowid; "
+    f"INSERT INTO events_fts (rowid, event_id, body) VALUES (new.rowid, new.id, {_FTS_BODY}); "
+    "END;"
+    "CREATE TRIGGER events_fts_ad AFTER DELETE ON events BEGIN "
+    "DELETE FROM events_fts WHERE rowid = old.rowid; END;"
+    "INSERT INTO events_fts (rowid, event_id, body) SELECT rowid, id, "
+    + _FTS_BODY.replace("new.", "events.") + " FROM events;"
+)
