@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -144,8 +145,28 @@ class Engine:
         await self.risk.set_mode(mode)
         self.bus.publish("mode", {"mode": mode})
 
+    async def analyze_now(self, name: str) -> dict[str, Any]:
+        """Assess what a camera sees right now (not stored as an event)."""
+        pipeline = self.pipelines[name]
+        seen = await pipeline.analyze_now()
+        if not seen["objects"]:
+            return {**seen, "risk": None}
+        event = {"id": f"{int(seen['time'] * 1000)}-000000", "camera": name,
+                 "start_time": seen["time"], "end_time": seen["time"],
+                 "labels": sorted({o["label"] for o in seen["objects"]}),
+                 "objects": seen["objects"]}
+        risk = await self.risk.assess_now(self.config.cameras[name], event)
+        return {**seen, "risk": risk}
+
+    async def events_today(self) -> int:
+        local = datetime.fromtimestamp(time.time(), self.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        return int(await self.store.read(lambda c: c.execute(
+            "SELECT COUNT(*) FROM events WHERE start_time >= ?", (midnight,)).fetchone()[0]))
+
     async def stats(self) -> dict[str, Any]:
         return {
+            "events_today": await self.events_today(),
             "storage": await self.storage_status(),
             "detector": self.detector_status(),
             "risk": await self.risk.status(),

@@ -168,11 +168,45 @@ class CameraPipeline:
             st["online"] = bool(self.capture and self.capture.status.online)
         return st
 
+    @property
+    def stream_url(self) -> str | None:
+        """The camera's own stream for live view (the record input, else detect)."""
+        source = self.config.input_for("record") or self.config.input_for("detect")
+        if source is None or not source.url.startswith(("rtsp://", "rtsps://")):
+            return None
+        return source.url
+
+    async def analyze_now(self) -> dict[str, Any]:
+        """Look at the newest frame with fresh eyes: the whole frame, tiled, right now."""
+        frame = self.latest
+        if frame is None:
+            raise LookupError(f"camera {self.name!r} has not delivered a frame yet")
+        h, w = frame.rgb.shape[:2]
+        side = min(w, h)
+        tiles: list[Box] = [(0, 0, w, h)] + [
+            (x, y, x + side, y + side) for x in {0, w - side} for y in {0, h - side}]
+        detections = await self.pool.detect(frame.rgb, tiles, self._min_score, self._labels)
+        f = self.config.objects.filter_for
+        found = [d for d in detections if d.score >= f(d.label).threshold
+                 and self.tracker.passes_filter(d)]
+        zones = self.tracker.zones
+        objects = []
+        for i, d in enumerate(found):
+            bc = d.bottom_center
+            objects.append({
+                "id": f"{i:08x}", "label": d.label, "top_score": round(d.score, 3),
+                "zones": [z.name for z in zones if z.contains(d.label, bc)],
+                "first_seen": frame.time, "last_seen": frame.time, "stationary": False,
+                "loitering": False, "box": list(d.box), "path": []})
+        return {"camera": self.name, "time": frame.time, "objects": objects}
+
     def status(self) -> dict[str, Any]:
         cap = self.capture.status if self.capture else None
         return {
             "name": self.name,
             "enabled": self.config.enabled,
+            "stream_url": self.stream_url,
+            "tracked_labels": list(self.config.objects.track),
             "status": "online" if cap and cap.online else "offline",
             "error": cap.error if cap else None,
             "last_frame_time": cap.last_frame_time if cap else None,

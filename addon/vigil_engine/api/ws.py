@@ -302,6 +302,25 @@ async def _mode_set(client: Client, msg: dict[str, Any]) -> Any:
     return {"mode": mode}
 
 
+@command("camera/analyze")
+async def _camera_analyze(client: Client, msg: dict[str, Any]) -> Any:
+    _only(msg, {"camera"})
+    name = camera_or_404(client.engine, _field(msg, "camera", str))
+    try:
+        return await client.engine.analyze_now(name)
+    except LookupError as err:
+        raise ApiError(409, "no_frame", str(err)) from None
+
+
+@command("engine/info")
+async def _engine_info(client: Client, msg: dict[str, Any]) -> Any:
+    _only(msg, set())
+    engine = client.engine
+    return {"version": __version__, "instance_id": engine.instance_id,
+            "protocol_version": PROTOCOL_VERSION, "cameras": list(engine.pipelines),
+            "risk_provider": engine.config.risk.provider}
+
+
 @command("stats/get")
 async def _stats(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, set())

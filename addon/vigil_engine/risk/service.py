@@ -157,6 +157,24 @@ class RiskService:
             self.stats.fast_ms * 0.9 + ms * 0.1)
         return risk, alert, reason
 
+    async def assess_now(self, camera: CameraConfig, event: dict[str, Any]) -> dict[str, Any]:
+        """Score a moment on demand: the LLM when it answers in time, else rules."""
+        ctx = await self.builder.build(camera, event)
+        if self.provider is None or self.circuit.state == "open" or await self._budget_spent():
+            return rules.score(camera, ctx, status="final" if self.provider is None
+                               else "fallback")
+        try:
+            answer = await asyncio.wait_for(self.provider.complete(build_messages(ctx)),
+                                            self.provider.cfg.timeout)
+        except (InvalidAnswer, ProviderError, TimeoutError) as err:
+            return rules.score(camera, ctx, status="fallback", note=f"LLM: {err}")
+        await self._record_usage(answer.prompt_tokens, answer.completion_tokens)
+        return assessment(
+            score=answer.data["risk_score"], activity=answer.data["activity_type"],
+            summary=answer.data["summary"], reasoning=answer.data["reasoning"],
+            entities=rules.entities(ctx), provider=self.provider.name, model=answer.model,
+            latency_ms=answer.latency_ms, status="final", prompt_version=PROMPT_VERSION)
+
     async def _alert(self, camera: CameraConfig, event: dict[str, Any],
                      risk: dict[str, Any]) -> tuple[bool, str]:
         earlier = await self.store.read(lambda c: earlier_alert_sql(
