@@ -87,6 +87,7 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
+        """Short windows: checks the bench works end to end in ~1.5 minutes."""
         return cls(invokes=40, warmup_invokes=5, warm_s=2.0, window_s=6.0,
                    pipeline_frames=60, multi_s=8.0)
 
@@ -118,6 +119,7 @@ class Report:
         return f"others {percent:.0f} % core"
 
     def add(self, fig: Figure) -> Figure:
+        """Keep a figure and print it at once, so a long run shows progress."""
         self.figures.append(fig)
         met = {True: "yes", False: "NO", None: "-"}[fig.met]
         print(f"  {fig.label}: {_fmt(fig.value)} {fig.unit}  (target {fig.target}, met {met})"
@@ -147,6 +149,7 @@ class Report:
 
 
 def _fmt(value: float) -> str:
+    """Three significant-ish digits: enough for figures that vary by a few percent."""
     if abs(value) >= 100:
         return f"{value:.0f}"
     if abs(value) >= 10:
@@ -423,8 +426,13 @@ def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
                       f"PyAV decoding every frame: {floor_fps:.1f} fps, "
                       f"{report.others(f'cpu_{scene}_floor', floor.others_percent)}"))
     ratio = run.cpu.percent / max(floor.percent, 1e-9)
+    # /proc counts CPU in clock ticks (10 ms): +-1 tick on each side bounds the error.
+    ticks = [max(w.cpu_s * CLK_TCK, 1.0) for w in (run.cpu, floor)]
+    error = ratio * sum(1 / t for t in ticks)
     target, met = ("<= 1.3x", ratio <= 1.3) if scene == "idle" else ("-", None)
-    report.add(Figure(f"cpu_{scene}_ratio", f"Engine / floor, {scene}", ratio, "x", target, met))
+    report.add(Figure(f"cpu_{scene}_ratio", f"Engine / floor, {scene}", ratio, "x", target, met,
+                      f"+-{error:.2f} from /proc tick resolution ({ticks[0]:.0f} vs "
+                      f"{ticks[1]:.0f} ticks)"))
 
 
 # ----------------------------------------------------------------------------- 3. throughput

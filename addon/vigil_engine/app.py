@@ -12,7 +12,7 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -157,6 +157,23 @@ class Engine:
                  "objects": seen["objects"]}
         risk = await self.risk.assess_now(self.config.cameras[name], event)
         return {**seen, "risk": risk}
+
+    async def event_days(self, camera: str, days: int) -> list[dict[str, Any]]:
+        since = time.time() - days * 86400
+        starts = await self.store.read(lambda c: [r[0] for r in c.execute(
+            "SELECT start_time FROM events WHERE camera = ? AND start_time >= ?",
+            (camera, since)).fetchall()])
+        counts: dict[str, list[float]] = {}
+        for ts in starts:
+            local = datetime.fromtimestamp(ts, self.tz)
+            day = local.strftime("%Y-%m-%d")
+            if day not in counts:
+                midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+                counts[day] = [0, midnight.timestamp(),
+                               (midnight + timedelta(days=1)).timestamp()]
+            counts[day][0] += 1
+        return [{"date": d, "count": int(v[0]), "start": v[1], "end": v[2]}
+                for d, v in sorted(counts.items(), reverse=True)]
 
     async def events_today(self) -> int:
         local = datetime.fromtimestamp(time.time(), self.tz)

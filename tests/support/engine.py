@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+# The engine runs in its own virtualenv (HA's tests run in another one).
+ENGINE_PYTHON = os.environ.get("VIGIL_ENGINE_PYTHON", sys.executable)
 
 
 def free_port() -> int:
@@ -61,7 +63,7 @@ class EngineProcess:
         self.config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "vigil_engine", "--config", str(self.config_path)],
+            [ENGINE_PYTHON, "-m", "vigil_engine", "--config", str(self.config_path)],
             stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

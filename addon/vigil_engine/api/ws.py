@@ -312,6 +312,18 @@ async def _camera_analyze(client: Client, msg: dict[str, Any]) -> Any:
         raise ApiError(409, "no_frame", str(err)) from None
 
 
+@command("events/days")
+async def _events_days(client: Client, msg: dict[str, Any]) -> Any:
+    """Days with events (newest first) and their counts, for media browsers."""
+    _only(msg, {"camera", "days"})
+    engine = client.engine
+    name = camera_or_404(engine, _field(msg, "camera", str))
+    days = _field(msg, "days", int, required=False, default=30)
+    if not 1 <= days <= 3650:
+        raise ApiError(400, "invalid_format", "days: must be between 1 and 3650")
+    return await engine.event_days(name, days)
+
+
 @command("engine/info")
 async def _engine_info(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, set())

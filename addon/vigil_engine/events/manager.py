@@ -123,6 +123,8 @@ class EventManager:
         if self.current is None:
             starters = [t for t in update.seen if t.active]
             if starters:
+                # A chained event (after max_length) starts with this frame as its snapshot.
+                self._remember_best(frame, update)
                 await self._open(starters, now)
 
     def _remember_best(self, frame: Frame, update: TrackUpdate) -> None:

@@ -63,7 +63,7 @@ function h(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : String(child));
   }
@@ -115,6 +115,7 @@ const num = (v, digits = 1) => (typeof v === "number" ? v.toFixed(digits) : "–
 const yesNo = (v) => (v ? "yes" : "no");
 
 function toast(message, kind = "error") {
+  for (const old of document.querySelectorAll(".toast")) old.remove();
   const node = h("div", { class: `toast ${kind}`, role: "status", testid: "toast" }, message);
   document.body.append(node);
   setTimeout(() => node.remove(), 4000);
@@ -177,7 +178,11 @@ async function start() {
   $("#nav").hidden = false;
   $("#logout").hidden = state.ingress;
   try {
-    state.cameras = (await api("api/cameras")).cameras.map((c) => c.name);
+    const { cameras } = await api("api/cameras");
+    state.cameras = cameras.map((c) => c.name);
+    // The label filter offers what the cameras track (plus labels seen in events).
+    const tracked = cameras.flatMap((c) => c.tracked_labels || []);
+    if (tracked.length) state.labels = new Set(tracked);
   } catch {
     state.cameras = [];
   }
@@ -452,6 +457,11 @@ function renderEvents(view) {
     clearTimeout(debounce);
     debounce = setTimeout(changed, 300);
   });
+  search.addEventListener("change", () => {
+    if (search.value.trim() === f.q) return;
+    clearTimeout(debounce);
+    changed();
+  });
   search.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
       clearTimeout(debounce);
@@ -491,7 +501,7 @@ function renderEvents(view) {
 function detailList(pairs) {
   return h("dl", { class: "details" },
     pairs.filter(([, v]) => v !== null && v !== undefined && v !== "")
-      .map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+      .flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
 
 function objectsTable(objects) {
@@ -752,6 +762,15 @@ function onPush(push) {
   if (state.page?.id === ev.id) state.page.push(ev);
 }
 
+/** Without the WebSocket: refresh what is on screen every POLL_MS. */
+async function pollOnce() {
+  state.list?.poll();
+  const page = state.page;
+  if (!page) return;
+  const ev = await api(`api/events/${enc(page.id)}`).catch(() => null);
+  if (ev && state.page === page) page.push(ev);
+}
+
 const live = {
   ws: null,
   retries: 0,
@@ -804,7 +823,7 @@ const live = {
   down() {
     if (!state.authed) return;
     setConn("polling");
-    if (!this.pollTimer) this.pollTimer = setInterval(() => state.list?.poll(), POLL_MS);
+    if (!this.pollTimer) this.pollTimer = setInterval(pollOnce, POLL_MS);
     const delay = Math.min(60000, 2000 * 2 ** this.retries);
     this.retries += 1;
     this.retryTimer = setTimeout(() => this.connect(), delay);

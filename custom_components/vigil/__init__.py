@@ -1,0 +1,105 @@
+"""Vigil: AI security events, cameras and media from Vigil engines."""
+
+from __future__ import annotations
+
+import logging
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST, CONF_PORT, Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+
+from .client import CannotConnect, InvalidAuth, UnsupportedVersion, VigilClient
+from .const import CONF_TOKEN, DOMAIN
+from .coordinator import VigilCoordinator
+from .entity import camera_device_id, exposed_cameras
+from .services import async_setup_services
+from .views import async_setup_views
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR, Platform.CAMERA, Platform.EVENT, Platform.IMAGE, Platform.SELECT,
+    Platform.SENSOR, Platform.SWITCH,
+]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+type VigilConfigEntry = ConfigEntry[VigilCoordinator]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Services and the media view exist once, for every engine."""
+    async_setup_services(hass)
+    async_setup_views(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
+    client = VigilClient(async_get_clientsession(hass), entry.data[CONF_HOST],
+                         entry.data[CONF_PORT], entry.data[CONF_TOKEN])
+    try:
+        await client.start()
+    except InvalidAuth as err:
+        raise ConfigEntryAuthFailed(str(err)) from err
+    except UnsupportedVersion as err:
+        ir.async_create_issue(hass, DOMAIN, f"protocol_{entry.entry_id}", is_fixable=False,
+                              severity=ir.IssueSeverity.ERROR,
+                              translation_key="unsupported_protocol",
+                              translation_placeholders={"url": client.base_url,
+                                                        "detail": str(err)})
+        raise ConfigEntryError(str(err)) from err
+    except CannotConnect as err:
+        raise ConfigEntryNotReady(f"cannot reach {client.base_url}: {err}") from err
+    ir.async_delete_issue(hass, DOMAIN, f"protocol_{entry.entry_id}")
+    coordinator = VigilCoordinator(hass, entry, client)
+    try:
+        await coordinator.async_start()
+    except Exception:
+        await client.close()
+        raise
+    entry.runtime_data = coordinator
+    _remove_stale_devices(hass, entry, coordinator)
+    entry.async_on_unload(coordinator.async_add_listener(
+        lambda: _remove_stale_devices(hass, entry, coordinator)))
+    entry.async_on_unload(entry.add_update_listener(_options_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.async_shutdown()
+    return unloaded
+
+
+async def _options_updated(hass: HomeAssistant, entry: VigilConfigEntry) -> None:
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+@callback
+def _remove_stale_devices(hass: HomeAssistant, entry: VigilConfigEntry,
+                          coordinator: VigilCoordinator) -> None:
+    """Cameras removed from the engine (or hidden in options) lose their devices."""
+    if not coordinator.last_update_success or coordinator.data is None:
+        return
+    registry = dr.async_get(hass)
+    keep = {(DOMAIN, coordinator.instance_id)} | {
+        (DOMAIN, camera_device_id(coordinator, c)) for c in exposed_cameras(entry, coordinator)}
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not device.identifiers & keep:
+            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+
+
+async def async_remove_config_entry_device(hass: HomeAssistant, entry: VigilConfigEntry,
+                                           device: dr.DeviceEntry) -> bool:
+    """A camera device may be deleted by hand once the engine no longer has that camera."""
+    coordinator = entry.runtime_data
+    return not any((DOMAIN, camera_device_id(coordinator, c)) in device.identifiers
+                   for c in coordinator.data.cameras) and \
+        (DOMAIN, coordinator.instance_id) not in device.identifiers

@@ -1,0 +1,83 @@
+"""Binary sensors: motion, occupancy per tracked label, camera online, engine connected."""
+
+from __future__ import annotations
+
+from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+
+from . import VigilConfigEntry
+from .coordinator import VigilCoordinator
+from .entity import VigilCameraEntity, VigilEntity, add_camera_entities
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
+                            async_add_entities: AddEntitiesCallback) -> None:
+    coordinator = entry.runtime_data
+    async_add_entities([EngineConnected(coordinator)])
+
+    def camera_entities(cam: str) -> list[BinarySensorEntity]:
+        labels = coordinator.data.cameras.get(cam, {}).get("tracked_labels", [])
+        return [MotionSensor(coordinator, cam), OnlineSensor(coordinator, cam),
+                *(OccupancySensor(coordinator, cam, label) for label in labels)]
+
+    add_camera_entities(entry, coordinator, async_add_entities, camera_entities)
+
+
+class MotionSensor(VigilCameraEntity, BinarySensorEntity):
+    _attr_device_class = BinarySensorDeviceClass.MOTION
+
+    def __init__(self, coordinator: VigilCoordinator, camera: str) -> None:
+        super().__init__(coordinator, camera, "motion")
+
+    @property
+    def is_on(self) -> bool:
+        motion = self.camera_state.get("motion")
+        return bool(motion.get("active") if isinstance(motion, dict) else motion)
+
+
+class OccupancySensor(VigilCameraEntity, BinarySensorEntity):
+    _attr_device_class = BinarySensorDeviceClass.OCCUPANCY
+
+    def __init__(self, coordinator: VigilCoordinator, camera: str, label: str) -> None:
+        super().__init__(coordinator, camera, f"{label.replace(' ', '_')}_occupancy")
+        self.label = label
+        self._attr_translation_key = "occupancy"
+        self._attr_translation_placeholders = {"label": label}
+
+    @property
+    def is_on(self) -> bool:
+        return int((self.camera_state.get("objects") or {}).get(self.label, 0)) > 0
+
+
+class OnlineSensor(VigilCameraEntity, BinarySensorEntity):
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, coordinator: VigilCoordinator, camera: str) -> None:
+        super().__init__(coordinator, camera, "online")
+
+    @property
+    def is_on(self) -> bool:
+        return self.camera_state.get("status") == "online"
+
+
+class EngineConnected(VigilEntity, BinarySensorEntity):
+    """Stays available while the engine is away, to report exactly that."""
+
+    _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+
+    def __init__(self, coordinator: VigilCoordinator) -> None:
+        super().__init__(coordinator, "connected")
+
+    @property
+    def available(self) -> bool:
+        return True
+
+    @property
+    def is_on(self) -> bool:
+        return self.coordinator.client.connected and self.coordinator.last_update_success

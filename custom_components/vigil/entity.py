@@ -1,0 +1,97 @@
+"""Base entities: one hub device per engine, one device per camera (via the hub)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import CONF_CAMERAS, DOMAIN
+from .coordinator import VigilCoordinator
+
+
+def hub_device(coordinator: VigilCoordinator) -> DeviceInfo:
+    return DeviceInfo(
+        identifiers={(DOMAIN, coordinator.instance_id)},
+        manufacturer="Vigil",
+        model="Vigil engine",
+        name=f"Vigil {coordinator.client.host}",
+        sw_version=coordinator.version,
+        configuration_url=coordinator.client.base_url,
+    )
+
+
+def camera_device_id(coordinator: VigilCoordinator, camera: str) -> str:
+    return f"{coordinator.instance_id}_{camera}"
+
+
+class VigilEntity(CoordinatorEntity[VigilCoordinator]):
+    """An entity of the engine itself (hub device)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: VigilCoordinator, key: str) -> None:
+        super().__init__(coordinator)
+        self._attr_unique_id = f"{coordinator.instance_id}_{key}"
+        self._attr_translation_key = key
+        self._attr_device_info = hub_device(coordinator)
+
+
+class VigilCameraEntity(CoordinatorEntity[VigilCoordinator]):
+    """An entity of one camera (camera device, linked to the hub)."""
+
+    _attr_has_entity_name = True
+
+    def __init__(self, coordinator: VigilCoordinator, camera: str, key: str | None) -> None:
+        super().__init__(coordinator)
+        self.camera = camera
+        uid = camera_device_id(coordinator, camera)
+        self._attr_unique_id = f"{uid}_{key}" if key else uid
+        if key:
+            self._attr_translation_key = key
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, uid)},
+            manufacturer="Vigil",
+            model="Camera",
+            name=camera.replace("_", " ").title(),
+            via_device=(DOMAIN, coordinator.instance_id),
+        )
+
+    @property
+    def camera_state(self) -> dict[str, Any]:
+        return self.coordinator.data.cameras.get(self.camera, {})
+
+    @property
+    def available(self) -> bool:
+        return super().available and self.camera in self.coordinator.data.cameras
+
+
+def exposed_cameras(entry: ConfigEntry, coordinator: VigilCoordinator) -> list[str]:
+    chosen = entry.options.get(CONF_CAMERAS)
+    names = list(coordinator.data.cameras)
+    return [n for n in names if chosen is None or n in chosen]
+
+
+def add_camera_entities(
+    entry: ConfigEntry, coordinator: VigilCoordinator, add: AddEntitiesCallback,
+    factory: Callable[[str], Iterable[Entity]],
+) -> None:
+    """Add entities for every exposed camera now, and for cameras that appear later."""
+    known: set[str] = set()
+
+    @callback
+    def sync() -> None:
+        new = [c for c in exposed_cameras(entry, coordinator) if c not in known]
+        if not new:
+            return
+        known.update(new)
+        add([e for c in new for e in factory(c)])
+
+    sync()
+    entry.async_on_unload(coordinator.async_add_listener(sync))
