@@ -146,7 +146,14 @@ class Capture:
         video = container.streams.video[0]
         try:
             audio = container.streams.audio[0] if sink and container.streams.audio else None
-            video.thread_type = "AUTO"
+            # Small detect streams decode fastest (and leanest) on one thread;
+            # frame threads only pay off for large frames.
+            cc = video.codec_context
+            if self._on_frame is not None and (cc.width or 0) * (cc.height or 0) <= 1280 * 720:
+                cc.thread_count = 1
+                video.thread_type = "NONE"
+            else:
+                video.thread_type = "AUTO"
             self.status.codec = video.codec_context.name
             if sink is not None:
                 sink.begin(video, audio)

@@ -133,7 +133,9 @@ class EventManager:
             return
         boxes = tuple(BoxInFrame(t.id, t.label, t.scores[-1], t.box) for t in confirmed)
         frame_area = frame.rgb.shape[0] * frame.rgb.shape[1]
-        for t in confirmed:
+        # Only objects that can be part of an event keep a frame in memory
+        # (a parked car that never moved would otherwise pin one forever).
+        for t in (t for t in confirmed if t.moved):
             q = frame_quality(t.scores[-1], t.area, frame_area)
             best = self.best.get(t.id)
             if best is None or q > best.quality:
