@@ -86,7 +86,8 @@ class CameraPipeline:
         status_cb = self.recorder.on_stream_status if self.recorder else None
         self.capture = Capture(self.name, source, self.config.detect, loop, self._offer,
                                sink=sink if shared else None,
-                               on_status=status_cb if shared else None)
+                               on_status=status_cb if shared else None,
+                               motion=self.motion)
         if sink is not None and not shared and record_source is not None:
             self.record_capture = Capture(self.name, record_source, self.config.detect, loop,
                                           None, sink=sink, on_status=status_cb)
@@ -128,15 +129,21 @@ class CameraPipeline:
 
     async def _process(self, frame: Frame) -> None:
         start = time.perf_counter()
-        self.latest = frame
+        if frame.rgb is not None:
+            self.latest = frame
         self.stats.frames += 1
-        motion = await asyncio.to_thread(self.motion.process, frame.rgb)
+        if frame.motion is not None:
+            motion = frame.motion
+        elif frame.rgb is not None:
+            motion = await asyncio.to_thread(self.motion.process, frame.rgb)
+        else:
+            return
         if motion.boxes:
             self.stats.motion_frames += 1
             self.last_motion = frame.time
         regions: list[Box] = []
         detections = []
-        if self.detect_enabled:
+        if self.detect_enabled and frame.rgb is not None:
             look_at = [*motion.boxes, *self.tracker.regions_to_check(frame.time)]
             if look_at:
                 regions = plan_regions(look_at, frame.rgb.shape[1], frame.rgb.shape[0],
@@ -149,6 +156,10 @@ class CameraPipeline:
         update = self.tracker.update(detections, frame.time, regions)
         self.activity.note(frame.time, bool(motion.boxes), any(t.active for t in update.seen))
         await self.events.process(frame, update)
+        if self.capture is not None:
+            # Full frames are needed while objects are being followed.
+            self.capture.wants_rgb = self.detect_enabled and bool(
+                self.tracker.regions_to_check(frame.time + 1.0 / self.config.detect.fps))
         ms = (time.perf_counter() - start) * 1000
         self.stats.process_ms = self.stats.process_ms * 0.9 + ms * 0.1
 
@@ -179,7 +190,7 @@ class CameraPipeline:
     async def analyze_now(self) -> dict[str, Any]:
         """Look at the newest frame with fresh eyes: the whole frame, tiled, right now."""
         frame = self.latest
-        if frame is None:
+        if frame is None or frame.rgb is None:
             raise LookupError(f"camera {self.name!r} has not delivered a frame yet")
         h, w = frame.rgb.shape[:2]
         side = min(w, h)

@@ -61,7 +61,7 @@ async def latest_jpg(request: web.Request) -> web.Response:
     name = camera_or_404(engine, request.match_info["name"])
     pipeline = engine.pipelines[name]
     frame = pipeline.latest
-    if frame is None:
+    if frame is None or frame.rgb is None:
         raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
     height = float_param(request, "height")
     if height is not None and not 16 <= height <= 4320:

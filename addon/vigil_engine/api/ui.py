@@ -100,7 +100,7 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             frame = pipeline.latest
-            if frame is not None and frame is not last:
+            if frame is not None and frame.rgb is not None and frame is not last:
                 last = frame
                 jpg = await asyncio.to_thread(encode_jpeg, frame.rgb, (), quality=70,
                                               height=int(height) if height else None)

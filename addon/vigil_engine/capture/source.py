@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from ..config import DetectConfig, InputConfig
+from ..motion.detector import MotionDetector, MotionResult
 from .rate import RateMeter
 
 _LOGGER = logging.getLogger(__name__)
@@ -30,12 +31,16 @@ OPEN_TIMEOUT = 10.0
 READ_TIMEOUT = 8.0
 
 
+RGB_AT_LEAST_EVERY = 1.0  # seconds: keep latest.jpg fresh even when nothing moves
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     camera: str
     time: float  # epoch seconds when the frame was captured (wall clock)
-    rgb: np.ndarray  # detect.height x detect.width x 3, uint8
+    rgb: np.ndarray | None  # detect.height x detect.width x 3, uint8; None if not needed
     index: int
+    motion: MotionResult | None = None  # computed in the capture thread from luma
 
 
 @dataclass
@@ -77,7 +82,8 @@ class Capture:
     def __init__(self, camera: str, source: InputConfig, detect: DetectConfig,
                  loop: asyncio.AbstractEventLoop, on_frame: Callable[[Frame], None] | None,
                  sink: PacketSink | None = None,
-                 on_status: Callable[[bool, float, str | None], None] | None = None) -> None:
+                 on_status: Callable[[bool, float, str | None], None] | None = None,
+                 motion: MotionDetector | None = None) -> None:
         self.camera = camera
         self.source = source
         self.detect = detect
@@ -95,6 +101,11 @@ class Capture:
                                         daemon=True)
         self._index = 0
         self._next_sample = 0.0
+        self._motion = motion
+        self._last_rgb = 0.0
+        self.rgb_frames = 0
+        # Set by the pipeline when tracked objects need looking at (needs RGB).
+        self.wants_rgb = True
 
     def start(self) -> None:
         self._thread.start()
@@ -213,13 +224,25 @@ class Capture:
             if now < self._next_sample:
                 continue
             self._next_sample = max(self._next_sample + interval, now - interval / 2)
-            rgb = vframe.to_ndarray(format="rgb24", width=self.detect.width,
-                                    height=self.detect.height)
+            motion = None
+            if self._motion is not None:
+                # Motion on a small luma image straight from the decoder: cheap, and
+                # when nothing moves the full RGB conversion is skipped entirely.
+                lw, lh = self._motion.grid_size
+                motion = self._motion.process_grey(
+                    vframe.to_ndarray(format="gray", width=lw, height=lh))
+            rgb = None
+            if (motion is None or motion.boxes or self.wants_rgb
+                    or now - self._last_rgb >= RGB_AT_LEAST_EVERY):
+                rgb = vframe.to_ndarray(format="rgb24", width=self.detect.width,
+                                        height=self.detect.height)
+                self._last_rgb = now
+                self.rgb_frames += 1
             self._index += 1
             self.status.frames_sampled += 1
             self.sample_fps.tick()
             self._loop.call_soon_threadsafe(self._on_frame, Frame(self.camera, now, rgb,
-                                                                  self._index))
+                                                                  self._index, motion))
         return got
 
     def _mark_online(self, width: int, height: int) -> None:

@@ -129,7 +129,7 @@ class EventManager:
 
     def _remember_best(self, frame: Frame, update: TrackUpdate) -> None:
         confirmed = [t for t in update.seen if t.confirmed]
-        if not confirmed:
+        if not confirmed or frame.rgb is None:
             return
         boxes = tuple(BoxInFrame(t.id, t.label, t.scores[-1], t.box) for t in confirmed)
         frame_area = frame.rgb.shape[0] * frame.rgb.shape[1]

@@ -57,9 +57,18 @@ class MotionDetector:
             return 0.0
         return 100.0 * sum(1 for c in self._recent if c > 0) / len(self._recent)
 
+    @property
+    def grid_size(self) -> tuple[int, int]:
+        """(width, height) of the grey image ``process_grey`` expects."""
+        return self.lw, self.lh
+
     def _grey(self, rgb: np.ndarray) -> np.ndarray:
         small = rgb[:: self.step, :: self.step].astype(np.float32)
         grey = small[..., 0] * 0.299 + small[..., 1] * 0.587 + small[..., 2] * 0.114
+        return self._blur(grey)
+
+    @staticmethod
+    def _blur(grey: np.ndarray) -> np.ndarray:
         # 3x3 box blur kills compression noise without scipy.
         padded = np.pad(grey, 1, mode="edge")
         acc = np.zeros_like(grey)
@@ -69,7 +78,17 @@ class MotionDetector:
         return acc / 9.0
 
     def process(self, rgb: np.ndarray) -> MotionResult:
-        grey = self._grey(rgb)
+        """Motion in an RGB frame at detect resolution."""
+        return self._process(self._grey(rgb))
+
+    def process_grey(self, grey: np.ndarray) -> MotionResult:
+        """Motion in a luma image already scaled to ``grid_size`` (straight from the
+        decoder: no RGB conversion needed when nothing moves)."""
+        if grey.shape != (self.lh, self.lw):
+            raise ValueError(f"grey image is {grey.shape}, expected {(self.lh, self.lw)}")
+        return self._process(self._blur(grey.astype(np.float32)))
+
+    def _process(self, grey: np.ndarray) -> MotionResult:
         if self._bg is None:
             self._bg = grey
             return MotionResult([], 0.0, False)
