@@ -188,6 +188,10 @@ def test_camera_goes_offline_and_comes_back(engine: EngineProcess, camera: RtspC
     engine.wait_for(lambda: engine.camera("plaza")["status"] == "offline", 30,
                     what="plaza offline")
     assert engine.get("/api/health").status == 200  # the engine keeps running
+    # With no frames at all, the event that was open still ends after its idle timeout.
+    engine.wait_for(lambda: engine.camera("plaza")["event_id"] is None, 20,
+                    what="the open event to close while the camera is offline")
+    assert all(e["end_time"] for e in engine.all_events("camera=plaza"))
     runs_offline = engine.camera("plaza")["stats"]["detect_runs"]
     camera.restart()
     engine.wait_for(lambda: engine.camera("plaza")["status"] == "online", 60,

@@ -119,7 +119,15 @@ class CameraPipeline:
 
     async def _run(self) -> None:
         while True:
-            frame = await self._queue.get()
+            try:
+                frame = await asyncio.wait_for(self._queue.get(), timeout=1.0)
+            except TimeoutError:
+                # No frames (camera offline, stalled): events must still end on time.
+                try:
+                    await self.events.tick(time.time())
+                except Exception:
+                    _LOGGER.exception("%s: failed to close an idle event", self.name)
+                continue
             try:
                 await self._process(frame)
             except asyncio.CancelledError:

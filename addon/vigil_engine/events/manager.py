@@ -63,6 +63,7 @@ class OpenEvent:
     snapshot_written: dict[str, float] = field(default_factory=dict)  # object id -> quality
     dirty: bool = False
     llm_requested: bool = False  # the one intermediate LLM assessment of a long event
+    opened_at: float = field(default_factory=time.time)  # wall clock when the pipeline opened it
 
 
 class EventManager:
@@ -126,6 +127,16 @@ class EventManager:
                 # A chained event (after max_length) starts with this frame as its snapshot.
                 self._remember_best(frame, update)
                 await self._open(starters, now)
+
+    async def tick(self, now: float) -> None:
+        """Without frames, an open event still ends after idle_timeout or max_length."""
+        ev = self.current
+        if ev is None:
+            return
+        if now - ev.last_activity >= self.idle_timeout:
+            await self.close(ev.last_activity)
+        elif now - ev.start_time >= self.max_length:
+            await self.close(now)
 
     def _remember_best(self, frame: Frame, update: TrackUpdate) -> None:
         confirmed = [t for t in update.seen if t.confirmed]
@@ -216,8 +227,10 @@ class EventManager:
             self.open_to_announce_ms = (time.perf_counter() - started) * 1000
         ev.last_flush = now
         ev.dirty = False
-        stored = await self.store.get_event(ev.id)
-        self.bus.publish(kind, stored or event)  # type: ignore[arg-type]
+        stored = await self.store.get_event(ev.id) or event
+        if kind == "new":
+            stored["opened_at"] = ev.opened_at  # lets clients measure alert latency
+        self.bus.publish(kind, stored)  # type: ignore[arg-type]
 
     async def _write_snapshots(self, ev: OpenEvent, now: float, force: bool) -> bool:
         if not force and now - ev.last_snapshot < SNAPSHOT_INTERVAL:
