@@ -71,6 +71,8 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-8, arenas)  # M_ARENA_MAX
+        # Large buffers (frames) straight from mmap, returned to the OS when freed.
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
 

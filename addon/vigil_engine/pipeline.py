@@ -60,6 +60,7 @@ class CameraPipeline:
         self.stats = PipelineStats()
         self.detect_fps = RateMeter()
         self.latest: Frame | None = None
+        self.jpeg_cache: dict[tuple[int, int | None, bool], bytes] = {}  # latest frame only
         self.last_motion = 0.0
         self.detect_enabled = camera.detect.enabled
         self._labels = frozenset(camera.objects.track)

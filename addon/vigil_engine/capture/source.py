@@ -102,6 +102,9 @@ class Capture:
         self._index = 0
         self._next_sample = 0.0
         self._motion = motion
+        # One scaler per output format: switching formats on one rebuilds it each time.
+        self._grey_fmt = av.video.reformatter.VideoReformatter()
+        self._rgb_fmt = av.video.reformatter.VideoReformatter()
         self._last_rgb = 0.0
         self.rgb_frames = 0
         # Set by the pipeline when tracked objects need looking at (needs RGB).
@@ -228,14 +231,13 @@ class Capture:
             if self._motion is not None:
                 # Motion on a small luma image straight from the decoder: cheap, and
                 # when nothing moves the full RGB conversion is skipped entirely.
-                lw, lh = self._motion.grid_size
-                motion = self._motion.process_grey(
-                    vframe.to_ndarray(format="gray", width=lw, height=lh))
+                motion = self._motion.process_grey(self._luma(vframe))
             rgb = None
             if (motion is None or motion.boxes or self.wants_rgb
                     or now - self._last_rgb >= RGB_AT_LEAST_EVERY):
-                rgb = vframe.to_ndarray(format="rgb24", width=self.detect.width,
-                                        height=self.detect.height)
+                rgb = self._rgb_fmt.reformat(vframe, width=self.detect.width,
+                                             height=self.detect.height,
+                                             format="rgb24").to_ndarray()
                 self._last_rgb = now
                 self.rgb_frames += 1
             self._index += 1
@@ -244,6 +246,21 @@ class Capture:
             self._loop.call_soon_threadsafe(self._on_frame, Frame(self.camera, now, rgb,
                                                                   self._index, motion))
         return got
+
+    def _luma(self, vframe: av.VideoFrame) -> np.ndarray:
+        """The motion grid's grey image: a strided view of the Y plane when the stream is
+        already at detect size (no conversion at all), else a scaled grey frame."""
+        assert self._motion is not None
+        lw, lh = self._motion.grid_size
+        step = self._motion.step
+        if (vframe.format.name in ("yuv420p", "yuvj420p", "nv12", "yuv422p", "yuvj422p")
+                and (vframe.width, vframe.height) == (self.detect.width, self.detect.height)):
+            plane = vframe.planes[0]
+            y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+            grid = y[: vframe.height : step, : vframe.width : step]
+            if grid.shape == (lh, lw):
+                return grid
+        return self._grey_fmt.reformat(vframe, width=lw, height=lh, format="gray").to_ndarray()
 
     def _mark_online(self, width: int, height: int) -> None:
         self.status.connects += 1

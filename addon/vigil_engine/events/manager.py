@@ -90,13 +90,21 @@ class EventManager:
     async def process(self, frame: Frame, update: TrackUpdate) -> None:
         now = update.time
         self._remember_best(frame, update)
+        departed: list[str] = []
         for t in update.removed:
             if self.current and t.id in self.current.members:
                 self.current.frozen[t.id] = object_dict(t)
                 del self.current.members[t.id]
                 self.current.dirty = True
+                departed.append(t.id)
             else:
                 self.best.pop(t.id, None)
+        if departed and self.current is not None:
+            # Write what the departed objects can still add to the snapshots, then let
+            # their frames go: a long, busy event must not pin a frame per passer-by.
+            await self._write_snapshots(self.current, now, force=True)
+            for oid in departed:
+                self.best.pop(oid, None)
 
         ev = self.current
         if ev is not None:
