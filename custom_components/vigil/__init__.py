@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, CONF_PORT, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
@@ -67,6 +67,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     entry.async_on_unload(coordinator.async_add_listener(
         lambda: _remove_stale_devices(hass, entry, coordinator)))
     entry.async_on_unload(entry.add_update_listener(_options_updated))
+
+    async def _close_on_stop(_event: Event) -> None:
+        # Before HA closes its HTTP sessions, so the shutdown is not taken for an outage.
+        await client.close()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _close_on_stop))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 

@@ -75,6 +75,10 @@ class VigilClient:
         return f"http://{host}:{self.port}"
 
     @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
     def connected(self) -> bool:
         return self._ws is not None and not self._ws.closed and self._connected.is_set()
 

@@ -122,6 +122,8 @@ class VigilCoordinator(DataUpdateCoordinator[VigilData]):
 
     @callback
     def _connection_changed(self, connected: bool) -> None:
+        if self.hass.is_stopping or self.client.closing:
+            return  # Home Assistant shutting down is not an engine outage
         if connected:
             if not self._was_available:
                 _LOGGER.info("Vigil engine at %s is reachable again", self.client.base_url)
