@@ -65,7 +65,7 @@ class Engine:
         closed = await asyncio.to_thread(self.store.close_dangling_events)
         if closed:
             _LOGGER.warning("closed %d event(s) left open by an unclean shutdown", closed)
-        instance = self.store.get_meta("instance_id")
+        instance = await asyncio.to_thread(self.store.get_meta, "instance_id")
         if instance is None:
             instance = str(uuid.uuid4())
             await asyncio.to_thread(self.store.set_meta, "instance_id", instance)

@@ -172,8 +172,14 @@ class Store:
 
     # ------------------------------------------------------------------ meta
 
+    def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """A blocking read for start-up code and threads (never the writer's connection,
+        which belongs to the writer thread)."""
+        return self._readers.submit(lambda: fn(self._reader())).result()
+
     def get_meta(self, key: str) -> str | None:
-        row = self._writer_conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.read_sync(lambda c: c.execute(
+            "SELECT value FROM meta WHERE key = ?", (key,)).fetchone())
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:

@@ -80,7 +80,8 @@ class RecordingIndex:
                 "UPDATE recordings SET kept = 1 WHERE id = ?", [(i,) for i in ids]))
 
     def all_paths_sync(self) -> dict[str, int]:
-        rows = self.store._writer_conn.execute("SELECT path, id FROM recordings").fetchall()
+        rows = self.store.read_sync(
+            lambda c: c.execute("SELECT path, id FROM recordings").fetchall())
         return {r[0]: r[1] for r in rows}
 
     def delete_sync(self, ids: list[int]) -> None:
