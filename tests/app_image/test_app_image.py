@@ -14,6 +14,7 @@ with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 
@@ -220,7 +222,7 @@ def test_image_is_an_app_within_budget(image: str) -> None:
     # Build leftovers stay in the build stage.
     out = podman("run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", image, "-c",
                  "ls /tmp; ls -d /opt/venv/bin/pip* /opt/venv/lib/*/site-packages/*.egg-info "
-                 "/root/.cache /var/lib/apt/lists/*.lz4 2>/dev/null; "
+                 "/root/.cache /var/lib/apt/lists/*_Packages* 2>/dev/null; "
                  "python -c 'import vigil_engine, ai_edge_litert, av; print(\"imports ok\")'")
     assert out.stdout.strip() == "imports ok", out.stdout
 
@@ -317,6 +319,24 @@ def test_ingress_serves_the_web_ui(app: App) -> None:
     status, _, _ = app.request("/direct/api/cameras",
                                {"X-Ingress-Path": prefix, "X-Hass-Source": "core.ingress"})
     assert status == 401
+
+
+def test_live_channel_through_ingress(app: App) -> None:
+    """The panel's WebSocket: through ingress the first message needs no token."""
+
+    async def exchange() -> tuple[dict[str, Any], dict[str, Any]]:
+        connector = aiohttp.UnixConnector(path=app.socket)
+        async with aiohttp.ClientSession(connector=connector) as session, session.ws_connect(
+            "http://homeassistant.local/api/hassio_ingress/Xk3Jq9ingressToken/api/ws",
+        ) as ws:
+            await ws.send_json({"type": "auth"})
+            hello = await ws.receive_json(timeout=30)
+            await ws.send_json({"id": 1, "type": "engine/info"})
+            return hello, await ws.receive_json(timeout=30)
+
+    hello, info = asyncio.run(exchange())
+    assert hello["type"] == "auth_ok", hello
+    assert info["success"] is True and info["id"] == 1, info
 
 
 def test_events_from_the_footage(app: App) -> None:

@@ -102,6 +102,8 @@ class StandIn:
         headers["X-Remote-User-Id"] = "0123456789abcdef0123456789abcdef"
         headers["X-Remote-User-Name"] = "owner"
         headers["X-Remote-User-Display-Name"] = "Owner"
+        if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
+            return await self._proxy_ws(request, request.match_info["path"], headers)
         return await self._proxy(request, request.match_info["path"], headers, SUPERVISOR_IP)
 
     async def direct(self, request: web.Request) -> web.StreamResponse:
@@ -110,7 +112,35 @@ class StandIn:
 
     @staticmethod
     def _forward_headers(request: web.Request) -> dict[str, str]:
-        return {k: v for k, v in request.headers.items() if k not in HOP_HEADERS}
+        return {k: v for k, v in request.headers.items()
+                if k not in HOP_HEADERS and not k.lower().startswith("sec-websocket")
+                and k != hdrs.UPGRADE}
+
+    async def _proxy_ws(self, request: web.Request, path: str,
+                        headers: dict[str, str]) -> web.StreamResponse:
+        """WebSocket through ingress, relayed message by message like the Supervisor."""
+        server = web.WebSocketResponse(autoping=False)
+        await server.prepare(request)
+        connector = aiohttp.TCPConnector(local_addr=(SUPERVISOR_IP, 0), force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session, session.ws_connect(
+            f"http://127.0.0.1:{self.app_port}/{path}", headers=headers, autoping=False,
+        ) as client:
+            async def relay(src: Any, dst: Any) -> None:
+                async for msg in src:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        await dst.send_str(msg.data)
+                    elif msg.type == aiohttp.WSMsgType.BINARY:
+                        await dst.send_bytes(msg.data)
+                    else:
+                        break
+
+            tasks = [asyncio.create_task(relay(server, client)),
+                     asyncio.create_task(relay(client, server))]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                task.cancel()
+        await server.close()
+        return server
 
     async def _proxy(self, request: web.Request, path: str, headers: dict[str, str],
                      source: str) -> web.StreamResponse:
