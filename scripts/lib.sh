@@ -269,6 +269,7 @@ build_app_image() {
         --build-arg BUILD_FROM="$APP_BASE_IMAGE" --build-arg BUILD_ARCH="$(app_arch)" \
         -t "$tag" -f "$ROOT/addon/Dockerfile" "$ROOT/addon" > "$CONTAINERS_DIR/build.log" 2>&1 \
         || { tail -30 "$CONTAINERS_DIR/build.log" >&2; die "podman build of the app image failed"; }
+    log "app image $tag: $(( $(podman image inspect -f '{{.Size}}' "$tag") / 1000000 )) MB"
 }
 
 app_arch() {
