@@ -253,7 +253,8 @@ DPKG
         -exec rm -rf {} +
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$APP_BASE_IMAGE" \
-        >/dev/null 2>&1
+        >/dev/null 2>"$CONTAINERS_DIR/import.err" \
+        || die "podman import of the base failed: $(tail -3 "$CONTAINERS_DIR/import.err")"
     rm -rf "$rootfs"
 }
 
