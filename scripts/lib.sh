@@ -195,3 +195,88 @@ ensure_test_services() {
         gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
         gstreamer1.0-libav
 }
+
+# --------------------------------------------------------------------------- the app image
+# The Home Assistant app image is built from addon/Dockerfile with podman. No
+# registry is reachable here, so its base is made from Debian packages
+# (debootstrap) and swapped in with --build-arg BUILD_FROM; users get HA's base.
+APP_BASE_SUITE="trixie"
+APP_BASE_IMAGE="localhost/vigil-app-base:$APP_BASE_SUITE-slim"
+APP_IMAGE="localhost/vigil-app:test"
+CONTAINERS_DIR="$VAR/containers"
+
+ensure_container_tools() {
+    # podman 4.3 from Debian as root. This VM lacks CAP_SYS_RESOURCE (podman's
+    # default rlimits fail) and crun refuses its cgroup layout, hence the conf.
+    apt_install podman buildah runc containernetworking-plugins iptables uidmap \
+        debootstrap iproute2
+    mkdir -p "$CONTAINERS_DIR"
+    local conf="$CONTAINERS_DIR/containers.conf"
+    if [ ! -f "$conf" ]; then
+        cat > "$conf.tmp" <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+CONF
+        mv "$conf.tmp" "$conf"
+    fi
+    export CONTAINERS_CONF="$conf"
+    podman info >/dev/null 2>"$CONTAINERS_DIR/podman-info.err" \
+        || die "podman cannot start here: $(tail -3 "$CONTAINERS_DIR/podman-info.err")"
+}
+
+ensure_app_base() {
+    # A Debian trixie root file system imported as an image: what HA's
+    # base-debian:trixie is, minus s6 and bashio (the app needs neither).
+    podman image exists "$APP_BASE_IMAGE" && return 0
+    local rootfs="$CONTAINERS_DIR/rootfs-$APP_BASE_SUITE"
+    rm -rf "$rootfs"
+    log "debootstrap $APP_BASE_SUITE for the app's base image (about a minute)"
+    as_root debootstrap --variant=minbase --include=ca-certificates,curl,jq \
+        "$APP_BASE_SUITE" "$rootfs" http://deb.debian.org/debian \
+        > "$CONTAINERS_DIR/debootstrap.log" 2>&1 \
+        || { tail -20 "$CONTAINERS_DIR/debootstrap.log" >&2; die "debootstrap failed"; }
+    # Slim like debian:trixie-slim (HA's base-debian is built on it): no docs,
+    # man pages or translations, now or from later apt-get installs.
+    cat > "$rootfs/etc/dpkg/dpkg.cfg.d/slim" <<'DPKG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+DPKG
+    find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+    rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
+    find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias \
+        -exec rm -rf {} +
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    tar -C "$rootfs" -c . | podman import --change 'CMD ["/bin/bash"]' - "$APP_BASE_IMAGE" \
+        >/dev/null 2>"$CONTAINERS_DIR/import.err" \
+        || die "podman import of the base failed: $(tail -3 "$CONTAINERS_DIR/import.err")"
+    rm -rf "$rootfs"
+}
+
+build_app_image() {
+    # build_app_image [TAG]: the real addon/Dockerfile on the Debian-made base.
+    # The host CA bundle is mounted so apt, pip and curl trust this network's TLS.
+    local tag="${1:-$APP_IMAGE}"
+    ensure_container_tools
+    ensure_app_base
+    log "building the app image $tag from addon/Dockerfile (log: $CONTAINERS_DIR/build.log)"
+    podman build --layers \
+        -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
+        --build-arg BUILD_FROM="$APP_BASE_IMAGE" --build-arg BUILD_ARCH="$(app_arch)" \
+        -t "$tag" -f "$ROOT/addon/Dockerfile" "$ROOT/addon" > "$CONTAINERS_DIR/build.log" 2>&1 \
+        || { tail -30 "$CONTAINERS_DIR/build.log" >&2; die "podman build of the app image failed"; }
+    log "app image $tag: $(( $(podman image inspect -f '{{.Size}}' "$tag") / 1000000 )) MB"
+}
+
+app_arch() {
+    case "$(uname -m)" in
+        x86_64) echo amd64 ;;
+        aarch64) echo aarch64 ;;
+        *) die "the app is built for amd64 and aarch64, not $(uname -m)" ;;
+    esac
+}

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, load_config
+from .config import Config, ConfigError, load_config
 from .detect.model import ModelError
 
 
@@ -23,6 +24,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="API port (overrides api.port)")
     parser.add_argument("--ingress", action="store_true",
                         help="running as a Home Assistant app: trust the Supervisor's ingress")
+    parser.add_argument("--app-options", type=Path, metavar="OPTIONS_JSON",
+                        help="running as a Home Assistant app: apply the app's options.json "
+                             "to the configuration (written as an example when missing)")
     parser.add_argument("--log-level", default="info",
                         choices=["debug", "info", "warning", "error"])
     parser.add_argument("--print-token", action="store_true",
@@ -33,10 +37,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def run(config_path: Path, args: argparse.Namespace) -> int:
+def load(args: argparse.Namespace) -> Config:
+    """The configuration from the YAML file, with the app's options when given."""
+    data_dir = args.data.resolve() if args.data else None
+    if args.app_options is None:
+        return load_config(args.config, data_dir=data_dir)
+    from .app_options import ENV_LLM_API_KEY, load_app_config, read_options
+
+    options = read_options(args.app_options)
+    if options.llm_api_key:
+        os.environ[ENV_LLM_API_KEY] = options.llm_api_key
+    return load_app_config(args.config, options, data_dir=data_dir)
+
+
+async def run(args: argparse.Namespace) -> int:
     from .app import Engine
 
-    config = load_config(config_path, data_dir=args.data.resolve() if args.data else None)
+    config = load(args)
     api = config.api
     if args.host:
         api = dataclasses.replace(api, host=args.host)
@@ -87,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("libav").setLevel(logging.ERROR)
     try:
         if args.check:
-            load_config(args.config, data_dir=args.data)
+            load(args)
             print("configuration OK")
             return 0
-        return asyncio.run(run(args.config, args))
+        return asyncio.run(run(args))
     except ConfigError as err:
         print(f"Configuration error in {args.config}:", file=sys.stderr)
         for problem in err.problems:

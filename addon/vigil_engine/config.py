@@ -794,15 +794,19 @@ def _build_camera(
 
 def load_config(path: Path, *, data_dir: Path | None = None) -> Config:
     """Read and validate a YAML file; every failure is a ConfigError."""
+    return parse_config(read_document(path), source=path.resolve(), data_dir=data_dir)
+
+
+def read_document(path: Path) -> Any:
+    """The parsed YAML of a configuration file, not yet validated."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError([f"{path}: cannot read config file ({err.strerror})"]) from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = getattr(err, "problem", None) or str(err)
         raise ConfigError([f"{path}: invalid YAML{where}: {reason}"]) from None
-    return parse_config(raw, source=path.resolve(), data_dir=data_dir)
