@@ -17,9 +17,11 @@ import av
 import pytest
 from PIL import Image
 
-from tests.support.engine import EngineProcess
+from tests.support.browser import Browser
+from tests.support.engine import ROOT, EngineProcess
 from tests.support.rtsp import RtspCamera
 from tests.support.wsclient import WsClient
+from tests.test_webui import browser  # noqa: F401 - the same headless Chromium fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -223,3 +225,142 @@ def test_export_of_a_span_across_the_outage_plays(
         frames = sum(1 for _ in c.decode(video=0))
     assert end - start - 1.5 <= duration <= end - start + 1.5
     assert frames >= 8 * (end - start - 1.5)
+
+
+# ---------------------------------------------------------------------- the web UI
+
+ARTIFACTS = ROOT / "var" / "artifacts"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+PLAYER_STATE = """
+const v = document.querySelector('[data-testid=rec-video]');
+if (!v || !v.dataset.base) return null;
+const q = v.getVideoPlaybackQuality();
+return {base: Number(v.dataset.base), time: v.currentTime, paused: v.paused,
+        ready: v.readyState, frames: q.totalVideoFrames};
+"""
+# Draw the current video frame and measure how much it varies (a blank frame does not).
+FRAME_SPREAD = """
+const v = document.querySelector('[data-testid=rec-video]');
+const c = document.createElement('canvas');
+c.width = 64; c.height = 48;
+const g = c.getContext('2d');
+g.drawImage(v, 0, 0, 64, 48);
+const d = g.getImageData(0, 0, 64, 48).data;
+let lo = 255, hi = 0;
+for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i + 1]); hi = Math.max(hi, d[i + 1]); }
+return hi - lo;
+"""
+
+
+def pointer(b: Browser, element: str, *moves: tuple[str, float]) -> None:
+    """Real pointer input (W3C actions) at x offsets (px from the element's centre)."""
+    actions: list[dict[str, Any]] = []
+    for kind, x in moves:
+        actions.append({"type": "pointerMove", "origin": {ELEMENT: element}, "x": int(x),
+                        "y": 0, "duration": 50})
+        if kind in ("down", "click"):
+            actions.append({"type": "pointerDown", "button": 0})
+        if kind in ("up", "click"):
+            actions.append({"type": "pointerUp", "button": 0})
+    b.cmd("POST", "/actions", {"actions": [{"type": "pointer", "id": "mouse",
+                                            "parameters": {"pointerType": "mouse"},
+                                            "actions": actions}]})
+    b.cmd("DELETE", "/actions")
+
+
+def press(b: Browser, *keys: str) -> None:
+    """Real key presses (W3C actions) into the page."""
+    actions: list[dict[str, Any]] = []
+    for key in keys:
+        actions += [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]
+    b.cmd("POST", "/actions", {"actions": [{"type": "key", "id": "keyboard",
+                                            "actions": actions}]})
+    b.cmd("DELETE", "/actions")
+
+
+def offset_of(b: Browser, t: float) -> float:
+    """Where time ``t`` is on the first timeline, in px from its centre."""
+    w0, w1 = (float(v) for v in b.js(
+        "return document.querySelector('[data-testid=rec-timelines]').dataset.window"
+        ).split(","))
+    width = b.js("return document.querySelector('[data-testid=rec-track]')"
+                 ".getBoundingClientRect().width")
+    assert w0 <= t <= w1, (w0, t, w1)
+    return (t - w0) / (w1 - w0) * width - width / 2
+
+
+def test_recordings_view_plays_from_the_clicked_moment(
+        engine: EngineProcess, outage: tuple[float, float],
+        browser: Browser) -> None:  # noqa: F811 - the fixture imported above
+    b = browser
+    segs = segments(engine)
+    b.get(engine.base + "/#/recordings/yard")
+    b.wait(lambda: b.visible("[data-testid=login-form]"), 20, what="the login form")
+    b.type("[data-testid=token]", engine.token)
+    b.click("[data-testid=login-submit]")
+    b.wait(lambda: b.count("[data-testid=rec-track]") == 1, 30, what="the timeline")
+    # The outage is on the timeline as a gap that says why.
+    reasons = b.js("return [...document.querySelectorAll('[data-testid=rec-gap]')]"
+                   ".map((g) => g.dataset.reason)")
+    assert "outage" in reasons
+    # Zoom in to 5 minutes around the newest footage, where one pixel is a fraction of a second.
+    b.js("const s = document.querySelector('[data-testid=rec-zoom]');"
+         "s.value = '300'; s.dispatchEvent(new Event('change'))")
+    b.wait(lambda: b.count("[data-testid=rec-span]") == 2, 10, what="both spans in view")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    target = segs[1]["start_time"] + 1.5  # inside the run before the outage
+    track = b.find("[data-testid=rec-track]")
+    clicked = time.monotonic()
+    pointer(b, track, ("click", offset_of(b, target)))
+    state = b.wait(lambda: (s := b.js(PLAYER_STATE)) and s["time"] > 0 and s["ready"] >= 2
+                   and s["frames"] > 0 and s, 20, 0.05, what="playback to start")
+    first_frame_s = time.monotonic() - clicked
+    asked = float(b.js("return document.querySelector('[data-testid=rec-timelines]')"
+                       ".dataset.seek"))
+    assert asked == pytest.approx(target, abs=1.0)  # the click landed where we aimed
+    # Player time 0 is the first segment of the run, as the segment index has it.
+    assert state["base"] == pytest.approx(segs[0]["start_time"], abs=0.01)
+    wall = state["base"] + state["time"]
+    # One pixel is ~0.25 s at this zoom; playback may already have moved on a little.
+    assert target - 1.0 <= wall <= target + first_frame_s + 1.0, (target, wall)
+    b.wait(lambda: b.js(PLAYER_STATE)["time"] > state["time"] + 0.5, 10,
+           what="the video to play on")
+    assert b.js(FRAME_SPREAD) > 40  # a real picture is on screen, not a black frame
+    clock = float(b.js("return document.querySelector('[data-testid=rec-clock]').dataset.wall"))
+    assert abs(clock - (state["base"] + b.js(PLAYER_STATE)["time"])) < 2
+    b.screenshot(ARTIFACTS / "recordings-desktop.png", full_page=False)
+
+    # Keyboard: space pauses, the right arrow steps 5 s on.
+    b.js("document.activeElement.blur()")
+    press(b, " ")
+    b.wait(lambda: b.js(PLAYER_STATE)["paused"], 5, what="space to pause")
+    before = b.js(PLAYER_STATE)["time"]
+    press(b, "\ue014")  # ArrowRight
+    b.wait(lambda: abs(b.js(PLAYER_STATE)["time"] - before - 5) < 0.5, 10,
+           what="the arrow to step 5 s")
+    press(b, "l", "l")  # play, then twice as fast
+    assert b.js("return document.querySelector('[data-testid=rec-video]').playbackRate") == 2
+
+    # Export: choose a span on the timeline, download it with progress.
+    b.click("[data-testid=rec-select]")
+    a, z = segs[0]["start_time"] + 1, segs[0]["start_time"] + 7
+    pointer(b, track, ("down", offset_of(b, a)), ("up", offset_of(b, z)))
+    b.wait(lambda: not b.js("return document.querySelector('[data-testid=rec-export]')"
+                            ".disabled"), 5, what="the export button")
+    b.click("[data-testid=rec-export]")
+    size = b.wait(lambda: b.js("return document.querySelector('[data-testid=rec-export-note]')"
+                               ".dataset.bytes"), 60, what="the export download")
+    assert int(size) > 10_000
+    assert b.js("return document.querySelector('[data-testid=rec-export-progress]').value") == 1
+    b.screenshot(ARTIFACTS / "recordings-export.png", full_page=False)
+
+    # A phone: the same view, laid out for a narrow screen.
+    b.emulate(390, 844, mobile=True)
+    b.wait(lambda: b.js("return document.querySelector('[data-testid=rec-track]')"
+                        ".getBoundingClientRect().width") < 400, 5, what="the phone layout")
+    assert b.js("return document.documentElement.scrollWidth") <= 400  # no sideways scroll
+    b.screenshot(ARTIFACTS / "recordings-phone.png")
+    errors = [m for m in b.console_errors()
+              if "Content Security Policy" in m or "Refused to" in m or "Uncaught" in m]
+    assert not errors, errors
