@@ -169,24 +169,33 @@ async def preview(request: web.Request) -> web.Response:
     if seg is None:
         raise ApiError(404, "no_recording", "nothing was recorded at that time")
     cache: playback.PreviewCache = engine.previews
-    key = (seg.id, round(at), height)
-    data = cache.get(key)
-    if data is None:
-        path = _inside(engine.recordings_root, seg.path)
+    path = _inside(engine.recordings_root, seg.path)
 
-        def make() -> bytes:
-            t0 = time.process_time()
-            rgb, _when = playback.keyframe_image(path, seg.start_time, at, height)
-            out = encode_jpeg(rgb, (), quality=70)
-            cache.cpu_seconds += time.process_time() - t0
-            return out
+    def make() -> bytes:
+        # Two cache levels: the second asked for (no file access), then the keyframe
+        # it shows (nearby moments share one; found by demuxing only).
+        near = ("t", seg.id, round(at), height)
+        data = cache.get(near)
+        if data is not None:
+            return data
+        t0 = time.thread_time()
+        rgb, when = playback.keyframe_preview(
+            path, seg.start_time, at, height,
+            lambda w: cache.get(("k", seg.id, round(w, 3), height)) is not None)
+        key = ("k", seg.id, round(when, 3), height)
+        if rgb is not None:
+            cache.put(key, encode_jpeg(rgb, (), quality=70))
+            cache.made += 1
+        cache.cpu_seconds += time.thread_time() - t0
+        data = cache.get(key)
+        assert data is not None
+        cache.put(near, data)
+        return data
 
-        try:
-            data = await asyncio.to_thread(make)
-        except (FileNotFoundError, LookupError):
-            raise ApiError(404, "no_recording", "no picture at that time") from None
-        cache.made += 1
-        cache.put(key, data)
+    try:
+        data = await asyncio.to_thread(make)
+    except (FileNotFoundError, LookupError):
+        raise ApiError(404, "no_recording", "no picture at that time") from None
     return web.Response(body=data, content_type="image/jpeg",
                         headers={"Cache-Control": "private, max-age=3600"})
 

@@ -14,9 +14,10 @@ import io
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -95,11 +96,12 @@ def remux_ts(path: Path, seg_start: float, base: float) -> bytes:
     return buf.getvalue()
 
 
-def keyframe_image(path: Path, seg_start: float, at: float, height: int) -> tuple[np.ndarray,
-                                                                                   float]:
-    """The last keyframe at or before ``at`` (else the first) as RGB, and its wall time.
+def keyframe_preview(path: Path, seg_start: float, at: float, height: int,
+                     known: Callable[[float], bool]) -> tuple[np.ndarray | None, float]:
+    """The last keyframe at or before ``at`` (else the first), its wall time, and unless
+    ``known(wall time)`` says a picture of it exists, that one frame decoded and scaled.
 
-    Only that one packet is decoded; the rest of the segment is just demuxed."""
+    The file is opened once and only demuxed up to the keyframe; one packet is decoded."""
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         tb = v.time_base or Fraction(1, TS_CLOCK)
@@ -113,13 +115,17 @@ def keyframe_image(path: Path, seg_start: float, at: float, height: int) -> tupl
         if chosen is None or chosen.pts is None:
             raise LookupError("no keyframe in segment")
         when = seg_start + float(chosen.pts * tb)
+        if known(when):
+            return None, when
         ctx = v.codec_context
+        ctx.thread_count = 1  # one frame: threads would only add latency
         frames = list(ctx.decode(chosen)) + list(ctx.decode(None))
         if not frames:
             raise LookupError("keyframe did not decode")
         frame = frames[0]
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
-        rgb = frame.reformat(width=width, height=height, format="rgb24").to_ndarray()
+        rgb = frame.reformat(width=width, height=height, format="rgb24",
+                             interpolation="FAST_BILINEAR").to_ndarray()
     return rgb, when
 
 
@@ -128,19 +134,19 @@ class PreviewCache:
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._items: OrderedDict[tuple[int, float, int], bytes] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self.made = 0
         self.hits = 0
         self.cpu_seconds = 0.0
 
-    def get(self, key: tuple[int, float, int]) -> bytes | None:
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
         data = self._items.get(key)
         if data is not None:
             self._items.move_to_end(key)
             self.hits += 1
         return data
 
-    def put(self, key: tuple[int, float, int], data: bytes) -> None:
+    def put(self, key: tuple[Any, ...], data: bytes) -> None:
         self._items[key] = data
         while len(self._items) > self.size:
             self._items.popitem(last=False)

@@ -21,10 +21,12 @@ async def day_rows(store: Store, camera: str, start: float, end: float
     """Segments, outages and events of one camera overlapping ``[start, end)``."""
 
     def q(c: sqlite3.Connection) -> dict[str, Any]:
-        segs = [(r[0], r[1], bool(r[2]), bool(r[3])) for r in c.execute(
-            "SELECT start_time, end_time, motion, objects FROM recordings "
+        cur = c.cursor()
+        cur.row_factory = None  # plain tuples: thousands of rows, no Row objects
+        segs: list[SegmentSpan] = cur.execute(
+            "SELECT start_time, end_time, motion != 0, objects != 0 FROM recordings "
             "WHERE camera = ? AND start_time < ? AND start_time > ? - 3600 AND end_time > ? "
-            "ORDER BY start_time", (camera, end, start, start))]
+            "ORDER BY start_time", (camera, end, start, start)).fetchall()
         outages = [{"start": r[0], "end": r[1], "reason": r[2]} for r in c.execute(
             "SELECT start_time, end_time, reason FROM outages WHERE camera = ? AND "
             "COALESCE(end_time, 1e18) > ? AND start_time < ? ORDER BY start_time",

@@ -762,5 +762,7 @@ export function renderRecordings(view, ctx, args) {
     view.replaceChildren(h("p", { class: "muted" }, "No cameras."));
     return;
   }
+  // Fetch the player now, so the first click does not wait for it.
+  if (window.MediaSource) loadHls().catch(() => null);
   setCameras(cameras);
 }
