@@ -49,6 +49,10 @@ def engine(tmp_path_factory: pytest.TempPathFactory,
             "events": {"idle_timeout": 3, "max_length": 12},
             "record": {"enabled": True, "segment_seconds": SEGMENT, "pre_capture": 1,
                        "post_capture": 1},
+        }, "gate": {  # a second camera for the synced 2x2 view (the same stream, cheaply)
+            "inputs": [{"url": stream.url, "roles": ["detect", "record"]}],
+            "detect": {"fps": 1, "width": 768, "height": 576},
+            "record": {"enabled": True, "segment_seconds": SEGMENT},
         }},
     })
     eng.start()
@@ -125,7 +129,7 @@ async def test_timeline_over_websocket_is_the_same_command(
         assert ws["result"]["date"] == rest["date"]
         bad = await client.call("recordings/timeline", camera="yard", date="2026-02-30")
         assert not bad["success"] and "date" in bad["error"]["message"]
-        unknown = await client.call("recordings/timeline", camera="gate")
+        unknown = await client.call("recordings/timeline", camera="garage")
         assert unknown["error"]["code"] == "unknown_camera"
     finally:
         await client.close()
@@ -189,7 +193,8 @@ def test_playback_needs_auth_and_refuses_traversal(
     seg_id = re.search(r"vod/(\d+)\.ts", seg_url)[1]  # type: ignore[index]
     for path in ("/api/cameras/yard/vod/..%2F..%2Fvigil.db.ts?base=1",
                  "/api/cameras/yard/vod/%2e%2e.ts?base=1",
-                 f"/api/cameras/gate/vod/{seg_id}.ts?base={at}",
+                 f"/api/cameras/gate/vod/{seg_id}.ts?base={at}",  # yard's segment id
+                 f"/api/cameras/garage/vod/{seg_id}.ts?base={at}",
                  "/api/cameras/yard/vod/99999999.ts?base=1"):
         r = engine.get(path)
         assert r.status == 404, (path, r.status)
@@ -364,3 +369,44 @@ def test_recordings_view_plays_from_the_clicked_moment(
     errors = [m for m in b.console_errors()
               if "Content Security Policy" in m or "Refused to" in m or "Uncaught" in m]
     assert not errors, errors
+
+
+SYNC_STATE = """
+return [...document.querySelectorAll('[data-testid=rec-video]')].map((v) => ({
+  camera: v.dataset.camera, wall: v.dataset.base ? Number(v.dataset.base) + v.currentTime : null,
+  paused: v.paused, frames: v.getVideoPlaybackQuality().totalVideoFrames}));
+"""
+
+
+def test_two_cameras_play_side_by_side_in_sync(
+        engine: EngineProcess, outage: tuple[float, float],
+        browser: Browser) -> None:  # noqa: F811 - the fixture imported above
+    b = browser
+    b.get(engine.base + "/")
+    b.js_async("const done = arguments[arguments.length - 1];"
+               "fetch('api/login', {method: 'POST', headers: {'Content-Type': "
+               "'application/json'}, body: JSON.stringify({token: arguments[0]})})"
+               ".then((r) => done(r.status))", engine.token)
+    b.get(engine.base + "/#/recordings/yard,gate")
+    b.js("location.reload()")
+    b.wait(lambda: b.count("[data-testid=rec-track]") == 2, 30, what="two timelines")
+    assert b.count("[data-testid=player]") == 2
+    assert b.js("return document.querySelector('[data-testid=rec-players]').className"
+                ).endswith("n4")  # the 2x2 grid
+    b.js("const s = document.querySelector('[data-testid=rec-zoom]');"
+         "s.value = '300'; s.dispatchEvent(new Event('change'))")
+    gate = engine.json(f"/api/cameras/gate/recordings?since={time.time() - 600}"
+                       f"&until={time.time()}")["segments"]
+    target = gate[1]["start_time"] + 1  # both cameras recorded then
+    pointer(b, b.find("[data-testid=rec-track]"), ("click", offset_of(b, target)))
+
+    def in_sync() -> list[dict[str, Any]] | None:
+        players = b.js(SYNC_STATE)
+        walls = [p["wall"] for p in players]
+        if None in walls or any(p["paused"] or not p["frames"] for p in players):
+            return None
+        return players if max(walls) - min(walls) < 1.0 and min(walls) > target + 0.5 else None
+
+    players = b.wait(in_sync, 30, 0.2, what="both cameras playing the same moment")
+    assert {p["camera"] for p in players} == {"yard", "gate"}
+    b.screenshot(ARTIFACTS / "recordings-2x2.png", full_page=False)
