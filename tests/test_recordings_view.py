@@ -113,6 +113,12 @@ def test_timeline_shows_the_outage_as_a_gap_with_its_reason(
     act = tl["activity"]
     assert act["bucket"] == 60 and len(act["motion"]) == 1440
     assert any(v > 0 for v in act["motion"])
+    # The day's events, each with the risk level its marker is coloured by.
+    assert tl["events"], "people walk through the footage"
+    known = {e["id"]: e for e in engine.all_events("camera=yard")}
+    for ev in tl["events"]:
+        assert ev["start_time"] >= tl["start"] and ev["id"] in known
+        assert ev["risk_level"] == (known[ev["id"]]["risk"] or {}).get("risk_level")
 
 
 async def test_timeline_over_websocket_is_the_same_command(
@@ -179,6 +185,31 @@ def test_hls_playlist_plays_the_run_on_its_own_clock(
     live = engine.get(f"/api/cameras/yard/vod.m3u8?start={segs[-1]['start_time'] + 0.5}")
     assert live.status == 200 and "#EXT-X-ENDLIST" not in live.body.decode()
     assert "#EXT-X-PLAYLIST-TYPE:EVENT" in live.body.decode()
+
+
+@pytest.mark.parametrize("movflags", ["+faststart", "frag_keyframe+empty_moov+default_base_moof"])
+def test_playback_works_for_plain_and_fragmented_mp4_segments(
+        footage_mp4: Path, tmp_path: Path, movflags: str) -> None:
+    """Segments may be written as plain or fragmented MP4: both play and preview."""
+    from vigil_engine.record import playback
+
+    seg = tmp_path / "seg.mp4"
+    with av.open(str(footage_mp4)) as src, av.open(str(seg), "w", format="mp4",
+                                                   options={"movflags": movflags}) as out:
+        v = src.streams.video[0]
+        ov = out.add_stream_from_template(v)
+        for p in src.demux(v):
+            if p.dts is None or p.pts is None or p.pts * v.time_base >= 10:
+                continue
+            p.stream = ov
+            out.mux(p)
+    assert (b"moof" in seg.read_bytes()) == ("frag" in movflags)
+    ts = playback.remux_ts(seg, 1000.0, 990.0)  # 10 s into its run
+    with av.open(io.BytesIO(ts), format="mpegts") as c:
+        times = [f.time for f in c.decode(video=0)]
+    assert len(times) >= 95 and min(times) - TS_OFFSET == pytest.approx(10.0, abs=0.05)
+    rgb, when = playback.keyframe_preview(seg, 1000.0, 1007.3, 90, lambda _w: False)
+    assert rgb is not None and rgb.shape[0] == 90 and 1006 <= when <= 1007.3
 
 
 def test_playback_needs_auth_and_refuses_traversal(
