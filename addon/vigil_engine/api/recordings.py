@@ -123,7 +123,8 @@ async def vod_playlist(request: web.Request) -> web.Response:
     segs = await queries.run_around(engine.store, name, at, PLAYLIST_WINDOW, PLAYLIST_WINDOW)
     run = playback.continuous_run(segs, at)
     if not run or run[-1].end_time <= at:
-        raise ApiError(404, "no_recording", "nothing was recorded at or after that time")
+        raise ApiError(404, "no_recording",
+                       "nothing was recorded at that time or in the 3 hours after it")
     # A run reaching the footage being written now keeps growing: the player reloads it.
     seconds = engine.config.cameras[name].record.segment_seconds
     growing = run[-1] is segs[-1] and run[-1].end_time >= time.time() - 3 * seconds - 5

@@ -34,8 +34,8 @@ def _gap_reason(gs: float, ge: float, outages: list[dict[str, Any]], oldest: flo
                 mode: str, recording: bool) -> tuple[str, str]:
     hits = [o for o in outages if (o["end"] is None or o["end"] > gs) and o["start"] < ge]
     if hits:
-        details = sorted({o["reason"] or "offline" for o in hits})
-        return "outage", "camera offline: " + "; ".join(details)
+        details = sorted({o["reason"] for o in hits} - {"", "offline"})
+        return "outage", "camera offline" + (f": {'; '.join(details)}" if details else "")
     if oldest is None or ge <= oldest + JOIN_SECONDS:
         return "purged" if oldest is not None else "not_recorded", (
             "older than the oldest footage kept" if oldest is not None

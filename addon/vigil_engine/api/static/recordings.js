@@ -158,7 +158,7 @@ export function renderRecordings(view, ctx, args) {
           const resp = await fetch(url, { credentials: "same-origin", cache: "no-store" });
           if (resp.status === 404) {
             this.unload();
-            status.textContent = "no footage from here on";
+            status.textContent = "no footage in the next hours";
             node.classList.add("empty");
             return;
           }
@@ -264,7 +264,10 @@ export function renderRecordings(view, ctx, args) {
     video.addEventListener("ended", () => {
       // The run is over: carry on with the next footage after it.
       const end = p.base + p.duration;
-      const next = nextSpanStart(camera, end);
+      // A very long run is served in windows: carry on inside it, else after the gap.
+      const tl = timelines.get(camera);
+      const more = tl?.spans.some((sp) => end + 0.5 >= sp.start && end + 0.5 < sp.end);
+      const next = more ? end + 0.05 : nextSpanStart(camera, end);
       if (next !== null) p.seek(next);
     });
     video.addEventListener("play", syncButtons);
