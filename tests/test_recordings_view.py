@@ -42,6 +42,8 @@ def engine(tmp_path_factory: pytest.TempPathFactory,
            stream: RtspCamera) -> Iterator[EngineProcess]:
     eng = EngineProcess(tmp_path_factory.mktemp("recview"), {
         "location": {"timezone": TZ},
+        # As an HA app: 127.0.0.1 stands in for the Supervisor's ingress proxy.
+        "api": {"ingress": True, "ingress_proxies": ["127.0.0.1"]},
         "storage": {"check_seconds": 5},
         "cameras": {"yard": {
             "inputs": [{"url": stream.url, "roles": ["detect", "record"]}],
@@ -221,6 +223,12 @@ def test_playback_needs_auth_and_refuses_traversal(
     for path in (f"/api/cameras/yard/vod.m3u8?start={at}", seg_url,
                  f"/api/cameras/yard/preview.jpg?time={at}", "/api/cameras/yard/timeline"):
         assert engine.get(path, token="wrong-token-wrong-token").status == 401, path
+    # Through HA's ingress (the UI inside HA) the playlist and its segments play too.
+    ingress = {"X-Ingress-Path": "/api/hassio_ingress/abc"}
+    assert engine.get(f"/api/cameras/yard/vod.m3u8?start={at}", token="",
+                      headers=ingress).status == 200
+    assert engine.get(seg_url, token="", headers=ingress).status == 200
+    assert engine.get(seg_url, token="").status == 401
     seg_id = re.search(r"vod/(\d+)\.ts", seg_url)[1]  # type: ignore[index]
     for path in ("/api/cameras/yard/vod/..%2F..%2Fvigil.db.ts?base=1",
                  "/api/cameras/yard/vod/%2e%2e.ts?base=1",
