@@ -145,6 +145,12 @@ async def test_timeline_over_websocket_is_the_same_command(
     yesterday = timeline(engine, "2020-01-01")
     assert yesterday["spans"] == [] and yesterday["segments"] == 0
     assert len(yesterday["gaps"]) == 1
+    # Daylight saving days in Auckland are 23 and 25 hours long, minute buckets and all.
+    for day, hours in (("2020-09-27", 23), ("2020-04-05", 25)):
+        dst = timeline(engine, day)
+        assert dst["end"] - dst["start"] == hours * 3600
+        assert len(dst["activity"]["motion"]) == hours * 60
+        assert datetime.fromtimestamp(dst["start"], ZoneInfo(TZ)).strftime("%H:%M") == "00:00"
     assert engine.get("/api/cameras/yard/timeline?date=tomorrow").status == 400
     assert engine.get("/api/cameras/yard/timeline?day=2020-01-01").status == 400
 

@@ -54,7 +54,7 @@ def day_bounds(engine: Engine, day: str | None) -> tuple[str, float, float]:
 
 async def timeline_command(engine: Engine, params: Mapping[str, Any]) -> dict[str, Any]:
     """Spans, gaps (with reason), activity buckets and events of one camera's local day."""
-    unknown = sorted(set(params) - TIMELINE_PARAMS - {"id", "type", "name"})
+    unknown = sorted(set(params) - TIMELINE_PARAMS - {"id", "type"})
     if unknown:
         raise ApiError(400, "invalid_parameter",
                        f"{unknown[0]}: unknown parameter (allowed: camera, date)")
