@@ -382,9 +382,11 @@ def test_recordings_view_plays_from_the_clicked_moment(
     b.screenshot(ARTIFACTS / "recordings-desktop.png", full_page=False)
 
     # Keyboard: space pauses, the right arrow steps 5 s on.
-    b.js("document.activeElement.blur()")
-    press(b, " ")
+    b.js("document.querySelector('[data-testid=rec-play]').focus()")  # a focused button
+    press(b, " ")  # toggles once, not once by the key and again by the button
     b.wait(lambda: b.js(PLAYER_STATE)["paused"], 5, what="space to pause")
+    time.sleep(0.5)
+    assert b.js(PLAYER_STATE)["paused"]
     before = b.js(PLAYER_STATE)["time"]
     press(b, "\ue014")  # ArrowRight
     b.wait(lambda: abs(b.js(PLAYER_STATE)["time"] - before - 5) < 0.5, 10,
