@@ -74,7 +74,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
 
 ROUTES = ["/api/health", "/api/cameras", "/api/cameras/front", "/api/cameras/front/latest.jpg",
           "/api/events", f"/api/events/{SEEDED[0]['id']}",
-          f"/api/events/{SEEDED[0]['id']}/snapshot.jpg", "/metrics", "/api/no-such-route"]
+          f"/api/events/{SEEDED[0]['id']}/snapshot.jpg", "/metrics", "/api/no-such-route",
+          "/api/cameras/front/timeline", "/api/cameras/front/vod.m3u8?start=1",
+          "/api/cameras/front/vod/1.ts?base=1", "/api/cameras/front/preview.jpg?time=1"]
 
 
 @pytest.mark.parametrize("path", ROUTES)

@@ -66,7 +66,10 @@ def test_path_traversal_on_every_file_route(engine: EngineProcess) -> None:
     routes = ["/ui/{x}", "/api/events/{x}/snapshot.jpg", "/api/events/{x}/clip.mp4",
               "/api/events/{x}", "/api/cameras/{x}/latest.jpg", "/api/cameras/{x}/mjpeg",
               "/api/cameras/{x}/clip.mp4?start=1&end=2", "/api/cameras/{x}/recordings",
-              f"/api/events/{eid}/snapshot.jpg?object={{x}}", "/{x}"]
+              f"/api/events/{eid}/snapshot.jpg?object={{x}}", "/{x}",
+              "/api/cameras/{x}/timeline", "/api/cameras/{x}/vod.m3u8?start=1",
+              "/api/cameras/plaza/vod/{x}.ts?base=1", "/api/cameras/{x}/preview.jpg?time=1",
+              "/api/cameras/plaza/timeline?date={x}"]
     checked = 0
     for route in routes:
         for attack in attacks:

@@ -28,6 +28,7 @@ from .events.bus import EventBus
 from .events.snapshots import SnapshotWriter
 from .pipeline import CameraPipeline
 from .record.activity import ActivityLog
+from .record.playback import PreviewCache
 from .record.recorder import Recorder
 from .record.retention import Retention
 from .record.service import ClipService
@@ -54,6 +55,7 @@ class Engine:
         self._retention_task: asyncio.Task[None] | None = None
         self.ws_clients: set[Any] = set()
         self.mjpeg_streams = 0
+        self.previews = PreviewCache()
         self.tz = ZoneInfo(config.location.timezone) if config.location.timezone else None
         self.url = ""
 

@@ -1,7 +1,9 @@
-"""Media source: engines -> cameras -> days -> events -> clip.
+"""Media source: engines -> cameras -> days -> events -> clip, and
+engines -> Recordings -> cameras -> days -> hours (continuous footage).
 
 Days are listed from an engine-side summary and events are fetched one day at
-a time, so browsing months of history stays fast.
+a time, so browsing months of history stays fast. An hour of footage plays as
+an MP4 the engine remuxes from its segments, proxied through a signed URL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .coordinator import VigilCoordinator
 from .views import media_path
 
 MAX_EVENTS_PER_DAY = 500
+REC = "rec:"  # camera names are [a-z0-9_]: a colon never clashes with one
 SIGN_FOR = timedelta(hours=6)
 
 
@@ -51,6 +54,8 @@ class VigilMediaSource(MediaSource):
 
     async def async_resolve_media(self, item: MediaSourceItem) -> PlayMedia:
         parts = (item.identifier or "").split("/")
+        if len(parts) == 4 and parts[1].startswith(REC):
+            return await self._resolve_hour(parts[0], parts[1][len(REC):], parts[2], parts[3])
         if len(parts) != 4:
             raise Unresolvable(f"not a Vigil event: {item.identifier}")
         entry_id, _camera, _day, event_id = parts
@@ -73,6 +78,9 @@ class VigilMediaSource(MediaSource):
         try:
             if len(parts) == 1:
                 return self._engine(parts[0], coordinator)
+            if parts[1].startswith(REC):
+                return await self._recordings(parts[0], coordinator, parts[1][len(REC):],
+                                              parts[2] if len(parts) == 3 else None)
             if len(parts) == 2:
                 return await self._camera(parts[0], coordinator, parts[1])
             if len(parts) == 3:
@@ -98,7 +106,60 @@ class VigilMediaSource(MediaSource):
     def _engine(self, entry_id: str, coordinator: VigilCoordinator) -> BrowseMediaSource:
         children = [self._folder(f"{entry_id}/{name}", name.replace("_", " ").title())
                     for name in sorted(coordinator.data.cameras)]
+        children.insert(0, self._folder(f"{entry_id}/{REC}", "Recordings"))
         return self._folder(entry_id, coordinator.config_entry.title, children)
+
+    async def _recordings(self, entry_id: str, coordinator: VigilCoordinator, camera: str,
+                          day: str | None) -> BrowseMediaSource:
+        """Recordings -> cameras -> days with footage -> hours with footage."""
+        ident = f"{entry_id}/{REC}{camera}"
+        if not camera:
+            return self._folder(ident, "Recordings", [
+                self._folder(f"{ident}{name}", name.replace("_", " ").title())
+                for name in sorted(coordinator.data.cameras)])
+        if day is None:
+            days = await coordinator.client.command("recordings/days", camera=camera, days=90)
+            return self._folder(ident, camera.replace("_", " ").title(), [
+                self._folder(f"{ident}/{d['date']}",
+                             f"{d['date']} ({d['seconds'] / 3600:.1f} h recorded)")
+                for d in days])
+        children = [BrowseMediaSource(
+            domain=DOMAIN, identifier=f"{ident}/{day}/{int(start)}",
+            media_class=MediaClass.VIDEO, media_content_type="video/mp4",
+            title=f"{dt_util.as_local(dt_util.utc_from_timestamp(start)):%H:%M}"
+                  f" ({covered / 60:.0f} min)",
+            can_play=True, can_expand=False)
+            for start, _end, covered in await self._hours(coordinator, camera, day)]
+        return self._folder(f"{ident}/{day}", day, children)
+
+    async def _hours(self, coordinator: VigilCoordinator, camera: str,
+                     day: str) -> list[tuple[float, float, float]]:
+        """(start, end, recorded seconds) of each hour of an engine-local day with footage."""
+        tl = await coordinator.client.command("recordings/timeline", camera=camera, date=day)
+        hours = []
+        start = tl["start"]
+        while start < tl["end"]:
+            end = min(start + 3600, tl["end"])
+            covered = sum(max(0.0, min(end, s["end"]) - max(start, s["start"]))
+                          for s in tl["spans"])
+            if covered >= 1:
+                hours.append((start, end, covered))
+            start = end
+        return hours
+
+    async def _resolve_hour(self, entry_id: str, camera: str, day: str,
+                            hour: str) -> PlayMedia:
+        coordinator = self._coordinator(entry_id)
+        try:
+            hours = await self._hours(coordinator, camera, day)
+        except VigilError as err:
+            raise Unresolvable(f"recordings of {camera} on {day}: {err}") from err
+        match = next(((s, e) for s, e, _c in hours if str(int(s)) == hour), None)
+        if match is None:
+            raise Unresolvable(f"no footage of {camera} in that hour")
+        url = async_sign_path(self.hass, media_path(
+            entry_id, "export", f"{camera}-{match[0]:.0f}-{match[1]:.0f}.mp4"), SIGN_FOR)
+        return PlayMedia(url, "video/mp4")
 
     async def _camera(self, entry_id: str, coordinator: VigilCoordinator,
                       camera: str) -> BrowseMediaSource:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
 
 from .client import CommandError, VigilError
 from .const import ARM_MODES, DOMAIN
@@ -35,6 +37,9 @@ SCHEMAS: dict[str, vol.Schema] = {
     "export_clip": vol.Schema({**_ENGINE, vol.Required(ATTR_CAMERA): cv.string,
                                vol.Required("start"): cv.datetime,
                                vol.Required("end"): cv.datetime}),
+    "export_recording": vol.Schema({**_ENGINE, vol.Required(ATTR_CAMERA): cv.string,
+                                    vol.Required("start"): cv.datetime,
+                                    vol.Required("end"): cv.datetime}),
     "search_events": vol.Schema({**_ENGINE, vol.Required("query"): cv.string,
                                  vol.Optional(ATTR_CAMERA): cv.string,
                                  vol.Optional("limit", default=20): vol.All(
@@ -113,12 +118,31 @@ async def _rescore(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     return None
 
 
+def _epoch(when: datetime) -> float:
+    """A service datetime without a zone means Home Assistant's own time zone."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt_util.get_default_time_zone())
+    return when.timestamp()
+
+
 async def _export(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
     camera = call.data[ATTR_CAMERA]
     coordinator = _engine(hass, call, camera)
-    start = call.data["start"].timestamp()
-    end = call.data["end"].timestamp()
-    result = await _command(coordinator, "clips/export", camera=camera, start=start, end=end)
+    start, end = _epoch(call.data["start"]), _epoch(call.data["end"])
+    if end <= start:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="bad_span")
+    try:
+        result = await _command(coordinator, "clips/export", camera=camera, start=start,
+                                end=end, within=600)
+    except ServiceValidationError as err:
+        cause = err.__cause__
+        if isinstance(cause, CommandError) and cause.code == "no_recording":
+            raise ServiceValidationError(
+                translation_domain=DOMAIN, translation_key="no_footage",
+                translation_placeholders={
+                    "camera": camera, "start": call.data["start"].isoformat(),
+                    "end": call.data["end"].isoformat()}) from cause
+        raise
     try:
         data = await coordinator.client.get_bytes(result["url"], within=600)
     except VigilError as err:
@@ -169,6 +193,7 @@ HANDLERS = {
     "protect_event": (_protect, SupportsResponse.NONE),
     "rescore_event": (_rescore, SupportsResponse.NONE),
     "export_clip": (_export, SupportsResponse.OPTIONAL),
+    "export_recording": (_export, SupportsResponse.OPTIONAL),
     "search_events": (_search, SupportsResponse.ONLY),
     "analyze_now": (_analyze, SupportsResponse.ONLY),
 }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -69,6 +70,36 @@ async def test_search_and_analyze_return_data(hass: HomeAssistant, engine: Engin
         await hass.services.async_call(DOMAIN, "analyze_now", {"camera": "garage"},
                                        blocking=True, return_response=True)
     assert err.value.translation_key == "unknown_camera"
+
+
+async def _export_recording(hass: HomeAssistant, start: datetime, end: datetime) -> Any:
+    return await hass.services.async_call(
+        DOMAIN, "export_recording", {"camera": "plaza", "start": start, "end": end},
+        blocking=True, return_response=True)
+
+
+async def test_export_recording_with_a_clear_error_for_spans_without_footage(
+        hass: HomeAssistant, engine: EngineProcess, loaded_entry: MockConfigEntry,
+        tmp_path: Path) -> None:
+    hass.config.media_dirs = {"local": str(tmp_path / "media")}
+    first = engine.json("/api/cameras/plaza/recordings")["segments"][0]
+    start = dt_util.utc_from_timestamp(first["start_time"] + 1)
+    result = await _export_recording(hass, start, start + timedelta(seconds=6))
+    path = Path(result["path"])
+    assert path.parent == tmp_path / "media" / "vigil"
+    assert result["media_content_id"].endswith(path.name)
+    with av.open(str(path)) as c:
+        assert 5 <= c.duration / 1e6 <= 8  # the span asked for, from its keyframe
+        assert sum(1 for _ in c.decode(video=0)) >= 40
+    # A span from before the engine ever recorded: no file, an error that says why.
+    long_ago = start - timedelta(days=3)
+    with pytest.raises(ServiceValidationError) as err:
+        await _export_recording(hass, long_ago, long_ago + timedelta(minutes=5))
+    assert err.value.translation_key == "no_footage"
+    assert "plaza" in str(err.value) and "no recorded footage" in str(err.value)
+    with pytest.raises(ServiceValidationError) as err:
+        await _export_recording(hass, start, start)
+    assert err.value.translation_key == "bad_span"
 
 
 async def test_export_clip_into_the_media_folder(hass: HomeAssistant, engine: EngineProcess,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from . import rest, ui, ws
+from . import recordings, rest, ui, ws
 from .auth import bearer, token_matches
 from .common import ENGINE_KEY, ApiError, json_error
 from .metrics import metrics
@@ -158,6 +158,7 @@ def build_app(engine: Engine) -> web.Application:
     app[ENGINE_KEY] = engine
     app[GUARD_KEY] = AuthGuard(engine.config.api.failed_auth_limit)
     rest.add_routes(app)
+    recordings.add_routes(app)
     ui.add_routes(app)
     app.router.add_get("/api/ws", ws.handler)
     app.router.add_get("/metrics", metrics)

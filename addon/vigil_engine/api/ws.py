@@ -355,6 +355,20 @@ async def _export(client: Client, msg: dict[str, Any]) -> Any:
             "camera": name, "start": start, "end": end}
 
 
+@command("recordings/timeline")
+async def _timeline(client: Client, msg: dict[str, Any]) -> Any:
+    from .recordings import timeline_command
+
+    return await timeline_command(client.engine, msg)
+
+
+@command("recordings/days")
+async def _recording_days(client: Client, msg: dict[str, Any]) -> Any:
+    from .recordings import days_command
+
+    return await days_command(client.engine, msg)
+
+
 # ------------------------------------------------------------------------ camera pushes
 
 

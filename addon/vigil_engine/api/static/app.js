@@ -3,6 +3,8 @@
 // prefix, e.g. Home Assistant ingress at /api/hassio_ingress/<token>/.
 // Event data only ever reaches the page through textContent and attributes.
 
+import { renderRecordings } from "./recordings.js";
+
 const PAGE = 50;
 const LIVE_MS = 2000;
 const POLL_MS = 10000;
@@ -216,6 +218,12 @@ function route() {
   else if (name === "events") renderEvents(view);
   else if (name === "event" && arg) renderEvent(view, decodeURIComponent(arg));
   else if (name === "system") renderSystem(view);
+  else if (name === "recordings") {
+    const parts = location.hash.replace(/^#\/?/, "").split("/");
+    renderRecordings(view, { h, api, enc, toast, onLeave, cameras: () => state.cameras },
+      { cameras: (parts[1] || "").split(",").filter(Boolean).map(decodeURIComponent),
+        date: parts[2] || null });
+  }
   else view.append(h("p", { class: "muted" }, "Nothing here. "), h("a", { href: "#/" }, "Live"));
 }
 
