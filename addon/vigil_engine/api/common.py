@@ -108,6 +108,14 @@ def camera_or_404(engine: Engine, name: Any) -> str:
     return name
 
 
+def any_camera_or_404(engine: Engine, name: Any) -> str:
+    """Own cameras and Frigate's (read-only views: status, snapshots, event filters)."""
+    if not isinstance(name, str) or (name not in engine.pipelines
+                                     and name not in engine.frigate_cameras):
+        raise ApiError(404, "unknown_camera", f"no camera named {name!r}")
+    return name
+
+
 def public_event(event: dict[str, Any]) -> dict[str, Any]:
     out = dict(event)
     out.pop("updated_at", None)
