@@ -25,7 +25,6 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
 import av
 from aiohttp import web
 from PIL import Image
@@ -108,7 +107,7 @@ class FrigatePeer:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
-        self._client: aiomqtt.Client | None = None
+        self._client: Any = None  # aiomqtt.Client (imported lazily: HA's venv has none)
 
     @property
     def url(self) -> str:
@@ -192,7 +191,9 @@ class FrigatePeer:
 
     # ------------------------------------------------------------------ MQTT
 
-    async def _ensure_client(self) -> aiomqtt.Client:
+    async def _ensure_client(self) -> Any:
+        import aiomqtt
+
         if self._client is None:
             client = aiomqtt.Client("127.0.0.1", self.mqtt_port,
                                     identifier=f"frigate-peer-{self.http_port}")
@@ -201,6 +202,8 @@ class FrigatePeer:
         return self._client
 
     def publish_raw(self, payload: bytes | str, topic: str | None = None) -> None:
+        import aiomqtt
+
         async def go() -> None:
             for attempt in range(2):
                 try:
