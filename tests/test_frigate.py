@@ -375,10 +375,14 @@ def test_broker_restart_is_survived(engine: EngineProcess, peer: FrigatePeer,
     assert not engine.json("/api/health")["frigate"]["home"]["gave_up"]
 
 
-def test_engine_restart_between_new_and_end(engine: EngineProcess, peer: FrigatePeer) -> None:
+def test_engine_restart_between_new_and_end(engine: EngineProcess, peer: FrigatePeer,
+                                            strict_peer: FrigatePeer) -> None:
     obj = tracked_object("driveway")
     peer.event("new", obj)
     opened = one_event(engine, obj["id"])
+    # A camera known only from its events (this server has no camera list).
+    patio = strict_peer.event("new", tracked_object("patio", entered_zones=["driveway"]))
+    one_event(engine, patio["id"])
     engine.stop()
     engine.start()
     engine.wait_for(lambda: engine.json("/api/health")["frigate"]["home"]["mqtt_connected"],
@@ -387,8 +391,42 @@ def test_engine_restart_between_new_and_end(engine: EngineProcess, peer: Frigate
     assert still["id"] == opened["id"] and still["end_time"] is None, \
         "Frigate's event is still open: a restart must not close it"
     cams = {c["name"] for c in engine.json("/api/cameras")["cameras"]}
-    assert "strict_front_door" in cams, "cameras seen before the restart are remembered"
+    assert "patio" in cams, "cameras seen before the restart are remembered"
     end = peer.event("end", obj)
     ev = one_event(engine, obj["id"], timeout=30, pred=lambda e: e["has_clip"])
     assert ev["id"] == opened["id"]
     assert ev["end_time"] == pytest.approx(end["end_time"], abs=0.01)
+
+
+def test_frigate_restart_closes_the_events_it_forgot(engine: EngineProcess,
+                                                     peer: FrigatePeer) -> None:
+    """Frigate announces ``online`` on <prefix>/available after a restart: the objects it
+    tracked before never get an ``end``, so Vigil closes their events itself."""
+    obj = tracked_object("front_door")
+    peer.event("new", obj)
+    opened = one_event(engine, obj["id"])
+    time.sleep(1.2)
+    peer.publish_raw("online", topic="frigate/available")
+    ev = one_event(engine, obj["id"], pred=lambda e: e["end_time"] is not None)
+    assert ev["id"] == opened["id"] and ev["dismissed"] is None
+    assert ev["end_time"] == pytest.approx(obj["frame_time"], abs=0.01)
+    peer.event("end", obj)  # a late end changes nothing
+    time.sleep(0.5)
+    assert len(frigate_events(engine, obj["id"])) == 1
+
+
+def test_clip_retry_survives_an_engine_restart(engine: EngineProcess, peer: FrigatePeer) -> None:
+    obj = tracked_object("driveway")
+    peer.stop_http()
+    try:
+        peer.event("new", obj)
+        peer.event("end", obj)
+        one_event(engine, obj["id"], pred=lambda e: e["end_time"] is not None)
+        engine.wait_for(lambda: "retry" in engine.log() and stats(engine)["clip_failures"],
+                        15, what="a failed download")
+        engine.stop()
+    finally:
+        peer.start_http()
+    engine.start()
+    ev = one_event(engine, obj["id"], timeout=40, pred=lambda e: e["has_clip"])
+    assert engine.get(f"/api/events/{ev['id']}/clip.mp4").status == 200

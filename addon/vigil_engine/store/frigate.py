@@ -90,6 +90,13 @@ class FrigateIndex:
             "clip_next <= ? ORDER BY clip_next LIMIT ?", (server, now, limit)).fetchall())
         return [r for r in map(_row, rows) if r is not None]
 
+    async def open_before(self, server: str, before: float) -> list[FrigateRow]:
+        """Events still open that started before ``before`` (Frigate restarted since)."""
+        rows = await self.store.read(lambda c: c.execute(
+            "SELECT * FROM frigate_events WHERE server = ? AND state = 'open' AND "
+            "created_at < ?", (server, before)).fetchall())
+        return [r for r in map(_row, rows) if r is not None]
+
     async def pending_clips(self, server: str) -> int:
         return int(await self.store.read(lambda c: c.execute(
             "SELECT COUNT(*) FROM frigate_events WHERE server = ? AND clip_status = 'pending'",

@@ -112,6 +112,7 @@ class FrigateBridge:
         self._finishing: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(MAX_FINISHING)
         self._wake_clips = asyncio.Event()
+        self._inflight: set[str] = set()  # events whose end is being finished right now
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -203,6 +204,7 @@ class FrigateBridge:
     async def _listen(self) -> None:
         cfg = self.cfg
         topic = f"{cfg.mqtt_topic_prefix}/events"
+        available = f"{cfg.mqtt_topic_prefix}/available"
         failures = 0
         while True:
             try:
@@ -211,6 +213,7 @@ class FrigateBridge:
                         password=cfg.password(), identifier=cfg.mqtt_client_id,
                         keepalive=30, timeout=10) as client:
                     await client.subscribe(topic, qos=1)
+                    await client.subscribe(available, qos=1)
                     self.mqtt_connected = True
                     self.last_error = None
                     if failures:
@@ -220,7 +223,10 @@ class FrigateBridge:
                                  cfg.mqtt_port, topic)
                     async for message in client.messages:
                         self.last_message = time.time()
-                        await self.handle_raw(message.payload)
+                        if message.topic.matches(available):
+                            await self._availability(message.payload)
+                        else:
+                            await self.handle_raw(message.payload)
             except aiomqtt.MqttError as err:
                 self.mqtt_connected = False
                 failures += 1
@@ -237,6 +243,35 @@ class FrigateBridge:
                 _LOGGER.warning("frigate %s: MQTT broker %s:%d: %s; retry %d in %.0f s",
                                 self.name, cfg.mqtt_host, cfg.mqtt_port, err, failures, delay)
                 await asyncio.sleep(delay)
+
+    async def _availability(self, payload: Any) -> None:
+        """Frigate (re)started: events it was tracking before will never get their ``end``."""
+        if payload not in (b"online", "online"):
+            return
+        try:
+            stale = await self.index.open_before(self.name, time.time() - 1.0)
+            for row in stale:
+                await self._close_orphan(row)
+        except Exception:
+            _LOGGER.exception("frigate %s: closing events Frigate forgot failed", self.name)
+
+    async def _close_orphan(self, row: FrigateRow) -> None:
+        if not await self.index.mark_ended(self.name, row.frigate_id):
+            return
+        event = await self.engine.store.get_event(row.event_id)
+        if event is None:
+            return
+        last = max([o.get("last_seen", event["start_time"]) for o in event["objects"]]
+                   + [event["start_time"]])
+        await self.engine.store.set_columns(row.event_id, end_time=round(last, 3))
+        await self.index.set_clip(row.event_id, "none")
+        cam = self.cameras.get(row.frigate_camera)
+        if cam is not None:
+            cam.open_events.discard(row.event_id)
+        _LOGGER.info("frigate %s: Frigate restarted; event %s closed at its last sighting",
+                     self.name, row.event_id)
+        await self._publish("end", row.event_id)
+        await self._score(row.event_id)
 
     async def handle_raw(self, raw: Any) -> None:
         """One MQTT message; whatever it holds, the listener carries on."""
@@ -355,7 +390,10 @@ class FrigateBridge:
         event = self._event(cam, obj, end=True)
         dismissed = self._dismissal(obj)
         event["dismissed"] = dismissed
-        await self._assess_and_store(cam, event)
+        if dismissed:
+            await self.engine.store.upsert_event(event)  # keeps its risk; raises no alert
+        else:
+            await self._assess_and_store(cam, event)
         cam.open_events.discard(event["id"])
         await self._publish("end", event["id"])
         if dismissed:
@@ -391,20 +429,39 @@ class FrigateBridge:
         return self.clip_dir / row.camera / f"{row.event_id}.mp4"
 
     async def _finish(self, row: FrigateRow, obj: FrigateObject) -> None:
+        self._inflight.add(row.event_id)
         async with self._limit:
             try:
+                # Durable first: if the engine stops mid-way, the clip worker picks it up.
+                await self.index.set_clip(row.event_id, "pending", next_attempt=time.time()
+                                          + self.cfg.download_timeout_s + 10)
                 await self._fetch_snapshot(row, obj)
+                if self.cfg.bypass_filter:
+                    await self._score(row.event_id)  # Frigate's word suffices: score now
                 clip_ok = await self._fetch_clip(row, obj.has_clip, attempts=0)
-                if (clip_ok and not self.cfg.bypass_filter
-                        and not await self._second_opinion(row, obj.label)):
-                    return
-                await self.engine.risk.event_closed(row.event_id)
-                await self._drop_clip_if_scored(row.event_id)
+                await self._after_clip(row, obj.label, clip_ok)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 _LOGGER.exception("frigate %s: finishing event %s failed", self.name,
                                   row.event_id)
+            finally:
+                self._inflight.discard(row.event_id)
+
+    async def _score(self, event_id: str) -> None:
+        """One LLM assessment per event (a repeated call finds the job already there)."""
+        if self.engine.risk.uses_llm and await self.engine.risk.jobs.get(event_id) is None:
+            await self.engine.risk.event_closed(event_id)
+
+    async def _after_clip(self, row: FrigateRow, label: str, clip_ok: bool) -> None:
+        """Second opinion (when asked for) once the clip is here, then score."""
+        if not self.cfg.bypass_filter:
+            scored = await self.engine.risk.jobs.get(row.event_id) is not None
+            if clip_ok and not scored and not await self._second_opinion(row, label):
+                return
+            # No clip to check (Frigate down or without one): score from what is known.
+            await self._score(row.event_id)
+        await self._drop_clip_if_scored(row.event_id)
 
     async def _fetch_snapshot(self, row: FrigateRow, obj: FrigateObject | None) -> bool:
         if obj is not None and not obj.has_snapshot:
@@ -482,12 +539,19 @@ class FrigateBridge:
                 _LOGGER.exception("frigate %s: cannot read clip jobs", self.name)
                 continue
             for row in due:
+                if row.event_id in self._inflight:
+                    continue
                 try:
-                    if await self._fetch_clip(row, True, row.clip_attempts):
-                        event = await self.engine.store.get_event(row.event_id)
-                        if event is not None and not event["has_snapshot"]:
-                            await self._fetch_snapshot(row, None)
-                        await self._drop_clip_if_scored(row.event_id)
+                    event = await self.engine.store.get_event(row.event_id)
+                    if event is None or event.get("dismissed"):
+                        await self.index.set_clip(row.event_id, "none")
+                        continue
+                    if not event["has_snapshot"]:
+                        await self._fetch_snapshot(row, None)
+                    if self.cfg.bypass_filter:
+                        await self._score(row.event_id)
+                    clip_ok = await self._fetch_clip(row, True, row.clip_attempts)
+                    await self._after_clip(row, (event.get("labels") or [""])[0], clip_ok)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
