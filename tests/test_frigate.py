@@ -430,3 +430,42 @@ def test_clip_retry_survives_an_engine_restart(engine: EngineProcess, peer: Frig
     engine.start()
     ev = one_event(engine, obj["id"], timeout=40, pred=lambda e: e["has_clip"])
     assert engine.get(f"/api/events/{ev['id']}/clip.mp4").status == 200
+
+
+def test_frigate_clips_count_toward_the_storage_quota(tmp_path: Path, broker: Mosquitto,
+                                                      footage_mp4: Path) -> None:
+    """Each clip is the 12 MB footage; a 40 MB quota drops the oldest unprotected one."""
+    peer = FrigatePeer(footage_mp4, broker.port, prefix="quota").start()
+    eng = EngineProcess(tmp_path, {
+        "frigate": [{"name": "q", "frigate_url": "http://user:s3cret@127.0.0.1:"
+                     f"{peer.http_port}", "mqtt_host": "127.0.0.1", "mqtt_port": broker.port,
+                     "mqtt_topic_prefix": "quota"}],
+        "mqtt": {"enabled": False},
+        "storage": {"max_size_gb": 0.04, "check_seconds": 1}})
+    try:
+        eng.start()
+        eng.wait_for(lambda: eng.json("/api/health")["frigate"]["q"]["mqtt_connected"], 20,
+                     what="listener")
+        ids = []
+        for i in range(4):
+            obj = tracked_object("front_door", start=time.time() - 100 + i)
+            peer.event("new", obj)
+            peer.event("end", obj)
+            ev = one_event(eng, obj["id"], timeout=30, pred=lambda e: e["has_clip"])
+            ids.append(ev["id"])
+            if i == 0:
+                assert eng.request(f"/api/events/{ev['id']}/protect", method="POST").status == 200
+
+        def settled() -> bool:
+            flags = [eng.json(f"/api/events/{i}")["has_clip"] for i in ids]
+            return flags == [True, False, True, True]
+
+        eng.wait_for(settled, 20, what="the oldest unprotected clip purged")
+        storage = eng.json("/api/health")["storage"]
+        assert storage["used_bytes"] <= 0.04e9
+        assert eng.get(f"/api/events/{ids[1]}/clip.mp4").status == 404
+        assert "s3cret" not in eng.get("/api/stats").body.decode()
+        assert "s3cret" not in eng.log()
+    finally:
+        eng.stop()
+        peer.stop()

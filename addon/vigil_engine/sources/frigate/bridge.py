@@ -60,6 +60,11 @@ def vigil_name(camera: str) -> str:
     return name or "camera"
 
 
+def redact_url(url: str) -> str:
+    """``http://user:pass@host`` -> ``http://host``: credentials never leave the engine."""
+    return re.sub(r"^(\w+://)[^/@]*@", r"\1", url)
+
+
 def event_id_for(server: str, obj: FrigateObject) -> str:
     digest = hashlib.sha1(f"{server}/{obj.id}".encode()).hexdigest()
     return f"{int(obj.start_time * 1000)}-{digest[:6]}"
@@ -189,7 +194,7 @@ class FrigateBridge:
 
     def status(self) -> dict[str, Any]:
         s = self.stats
-        return {**self.health(), "url": self.http.base, "error": self.last_error,
+        return {**self.health(), "url": redact_url(self.http.base), "error": self.last_error,
                 "http_error": self.http.last_error,
                 "cameras": sorted(c.name for c in self.cameras.values()),
                 "stats": {"messages": s.messages, "events_opened": s.events_opened,
@@ -583,7 +588,7 @@ class FrigateBridge:
         while True:
             version = await self.http.check_version()
             if version is None:
-                _LOGGER.debug("frigate %s: %s not reachable", self.name, self.http.base)
+                _LOGGER.debug("frigate %s: %s not reachable", self.name, redact_url(self.http.base))
             await asyncio.sleep(VERSION_CHECK_SECONDS if version else 5.0)
 
     async def _watch_assessments(self) -> None:
