@@ -70,6 +70,11 @@ def test_every_field_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "parcels" in f.camera_overrides["front_door"].description
 
 
+def test_frigate_plus_labels_are_accepted() -> None:
+    cfg = parse_config(frigate(labels=["person", "package", "license_plate"]))
+    assert cfg.frigate[0].labels == ("person", "package", "license_plate")
+
+
 def test_supervisor_mqtt_service_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The HA app passes the Supervisor's broker: users type only the Frigate URL."""
     monkeypatch.setenv("VIGIL_MQTT_HOST", "core-mosquitto")
@@ -111,7 +116,9 @@ def test_mqtt_out_can_be_switched_off_or_pointed_elsewhere() -> None:
         (frigate(reconnect_delay_s=0.5), "frigate[0].reconnect_delay_s:"),
         (frigate(max_reconnect_attempts=-1), "frigate[0].max_reconnect_attempts:"),
         (frigate(clip_format="mkv"), "frigate[0].clip_format: must be mp4 or original"),
-        (frigate(labels=["unicorn"]), "frigate[0].labels[0]: unknown label 'unicorn'"),
+        (frigate(labels=["Person!"]), "frigate[0].labels[0]: must be a Frigate label"),
+        (frigate(labels=["person", "package"], bypass_filter=False),
+         "frigate[0].labels[1]: Vigil's detector does not know 'package'"),
         (frigate(labels=[]), "frigate[0].labels:"),
         (frigate(mqtt_topic_prefix="frigate/#"), "frigate[0].mqtt_topic_prefix:"),
         (frigate(mqtt_password_env="not a var"), "frigate[0].mqtt_password_env:"),

@@ -612,7 +612,10 @@ FRIGATE_SCHEMA = vol.Schema(
         vol.Optional("mqtt_topic_prefix", default="frigate"): _topic,
         vol.Optional("mqtt_client_id"): vol.All(str, vol.Length(min=1, max=64)),
         vol.Optional("cameras"): vol.Any(None, _names),
-        vol.Optional("labels", default=["person"]): vol.All([_label], vol.Length(min=1)),
+        # Frigate's labels (Frigate+ adds package, face, ...), not only the COCO ones.
+        vol.Optional("labels", default=["person"]): vol.All(
+            [vol.All(str, vol.Match(r"^[a-z0-9_ ]{1,50}$", msg="must be a Frigate label "
+                                    "like person, car, package"))], vol.Length(min=1)),
         vol.Optional("min_score", default=0.7): _score,
         vol.Optional("zones"): vol.Any(None, _names),
         vol.Optional("min_duration_s", default=1.0): _non_negative,
@@ -856,6 +859,11 @@ def _build_frigate(idx: int, f: dict[str, Any], resolve: Any, env: Any,
         if both:
             problems.append(f"{where}.camera_overrides.{cam}.alerts.never: "
                             f"{sorted(both)[0]} is also in alerts.always")
+    if not f["bypass_filter"]:
+        for i, label in enumerate(f["labels"]):
+            if label not in COCO_LABELS:
+                problems.append(f"{where}.labels[{i}]: Vigil's detector does not know "
+                                f"{label!r}, so bypass_filter: false cannot confirm it")
     cameras = tuple(f["cameras"]) if f.get("cameras") else None
     if cameras is not None:
         for cam in overrides:
