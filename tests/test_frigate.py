@@ -125,6 +125,9 @@ async def test_new_opens_an_event_at_once_and_pushes_it(engine: EngineProcess,
         assert latency < 10, latency
         # The event is durable before it was announced.
         assert engine.json(f"/api/events/{ev['id']}")["id"] == ev["id"]
+        # The camera shows what Frigate is following (HA's occupancy sensors read this).
+        cam = engine.json("/api/cameras/front_door")
+        assert cam["objects"].get("person", 0) >= 1 and cam["event_id"] is not None
     finally:
         await client.close()
 
@@ -167,6 +170,37 @@ def test_filters_on_camera_label_score_and_zones(engine: EngineProcess, peer: Fr
     for reason in ("camera", "label", "score"):
         assert after.get(reason, 0) == before.get(reason, 0) + 1, (reason, before, after)
     assert stats(engine, "strict")["filtered"].get("zone", 0) >= 1
+
+
+def test_web_ui_shows_frigate_cameras_and_events(engine: EngineProcess,
+                                                peer: FrigatePeer) -> None:
+    from tests.support.browser import Browser, available
+
+    missing = available()
+    if missing:
+        pytest.fail(missing)
+    obj = peer.event("new", tracked_object("driveway", "car"))
+    ev = one_event(engine, obj["id"])
+    with Browser(width=1280, height=900) as b:
+        b.get(engine.base + "/#/events")
+        b.wait(lambda: b.visible("[data-testid=login-form]"), 20, what="the login form")
+        b.type("[data-testid=token]", engine.token)
+        b.click("[data-testid=login-submit]")
+        b.wait(lambda: b.js(f"return !!document.querySelector("
+                            f"'[data-testid=event-row][data-id=\"{ev['id']}\"]')"),
+               30, what="the Frigate event in the list")
+        b.click("#nav a[data-view=live]")
+        b.wait(lambda: b.js("""const t = document.querySelector(
+                '[data-testid=camera-tile][data-camera=driveway]');
+            const i = t && t.querySelector('img');
+            return !!i && i.complete && i.naturalWidth > 0 &&
+                !t.classList.contains('noframe')"""), 20, what="Frigate's picture in a tile")
+        caption = b.js("return document.querySelector("
+                       "'[data-testid=camera-tile][data-camera=driveway]').textContent")
+        assert "Frigate · home" in caption and "online" in caption
+        ROOT_ARTIFACTS = Path(__file__).resolve().parents[1] / "var" / "artifacts"
+        ROOT_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        b.screenshot(ROOT_ARTIFACTS / "webui-frigate.png", full_page=False)
 
 
 # ---------------------------------------------------------------------------- end
@@ -392,6 +426,7 @@ def test_engine_restart_between_new_and_end(engine: EngineProcess, peer: Frigate
         "Frigate's event is still open: a restart must not close it"
     cams = {c["name"] for c in engine.json("/api/cameras")["cameras"]}
     assert "patio" in cams, "cameras seen before the restart are remembered"
+    assert engine.json("/api/cameras/driveway")["objects"].get("person", 0) >= 1
     end = peer.event("end", obj)
     ev = one_event(engine, obj["id"], timeout=30, pred=lambda e: e["has_clip"])
     assert ev["id"] == opened["id"]

@@ -95,7 +95,7 @@ class FrigateCamera:
     name: str  # Vigil's
     frigate_name: str
     config: CameraConfig
-    open_events: set[str] = field(default_factory=set)
+    open_events: dict[str, str] = field(default_factory=dict)  # event id -> label
     last_event: float | None = None
 
 
@@ -126,6 +126,11 @@ class FrigateBridge:
             self._register(fname, vname)
         for fname in self.cfg.cameras or ():
             self._register(fname)
+        for row in await self.index.open_before(self.name, float("inf")):
+            event = await self.engine.store.get_event(row.event_id)
+            if event is not None:  # still open in Frigate: its end will come
+                cam = self._register(row.frigate_camera, row.camera)
+                cam.open_events[row.event_id] = (event["labels"] or ["object"])[0]
         self._tasks = [
             asyncio.create_task(self._listen(), name=f"frigate-{self.name}-mqtt"),
             asyncio.create_task(self._clip_worker(), name=f"frigate-{self.name}-clips"),
@@ -180,7 +185,9 @@ class FrigateBridge:
             "resolution": None, "codec": None,
             "detect": {"enabled": False, "fps": 0, "width": 0, "height": 0},
             "motion": {"active": False, "percent": 0.0, "recalibrations": 0},
-            "objects": {}, "event_id": next(iter(sorted(cam.open_events)), None),
+            # Objects Frigate is following right now (its open events), like own cameras.
+            "objects": dict(Counter(cam.open_events.values())),
+            "event_id": max(cam.open_events, default=None),
             "last_event": cam.last_event, "zones": sorted(cam.config.zones),
             "switches": {"detect": True, "record": False, "risk": True},
             "record": {"enabled": False},
@@ -272,7 +279,7 @@ class FrigateBridge:
         await self.index.set_clip(row.event_id, "none")
         cam = self.cameras.get(row.frigate_camera)
         if cam is not None:
-            cam.open_events.discard(row.event_id)
+            cam.open_events.pop(row.event_id, None)
         _LOGGER.info("frigate %s: Frigate restarted; event %s closed at its last sighting",
                      self.name, row.event_id)
         await self._publish("end", row.event_id)
@@ -372,7 +379,7 @@ class FrigateBridge:
             stored = await self.engine.store.get_event(event["id"]) or event
             stored.pop("updated_at", None)
             stored["opened_at"] = time.time()
-            cam.open_events.add(event["id"])
+            cam.open_events[event["id"]] = obj.label
             cam.last_event = obj.start_time
             self.stats.events_opened += 1
             self.engine.bus.publish("new", stored)
@@ -399,7 +406,7 @@ class FrigateBridge:
             await self.engine.store.upsert_event(event)  # keeps its risk; raises no alert
         else:
             await self._assess_and_store(cam, event)
-        cam.open_events.discard(event["id"])
+        cam.open_events.pop(event["id"], None)
         await self._publish("end", event["id"])
         if dismissed:
             self.stats.dismissed[dismissed.split(" ", 1)[0]] += 1
