@@ -17,38 +17,45 @@ from homeassistant.helpers import entity_registry as er
 
 from custom_components.vigil.const import DOMAIN
 from tests.support.engine import EngineProcess
-from tests.support.frigate import FrigatePeer
+from tests.support.frigate import FrigatePeer, tracked_object
 from tests.support.mosquitto import Mosquitto
 
-from .conftest import entry_for
+from .conftest import entry_for, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 FOOTAGE = Path(os.environ.get("VIGIL_FOOTAGE_DIR", ROOT / "var" / "footage")) / "vtest.mp4"
 
 
 @pytest.fixture(scope="module")
-def frigate_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+def frigate_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FrigatePeer]:
     pytest_socket.enable_socket()
     tmp = tmp_path_factory.mktemp("frigate-ha")
     with Mosquitto(tmp / "mqtt") as broker:
         peer = FrigatePeer(FOOTAGE, broker.port).start()
         try:
-            eng = EngineProcess(tmp / "engine", {
-                "api": {"failed_auth_limit": 100000},
-                "frigate": [{"name": "nvr", "frigate_url": peer.url, "mqtt_host": "127.0.0.1",
-                             "mqtt_port": broker.port, "cameras": ["front_door"]}],
-                "mqtt": {"enabled": False},
-            }).start()
-            eng.wait_for(lambda: eng.json("/api/health")["frigate"]["nvr"]["reachable"], 20,
-                         what="Frigate reachable")
-            yield eng
-            eng.stop()
+            yield peer
         finally:
             peer.stop()
 
 
+@pytest.fixture(scope="module")
+def frigate_engine(tmp_path_factory: pytest.TempPathFactory,
+                   frigate_peer: FrigatePeer) -> Iterator[EngineProcess]:
+    peer = frigate_peer
+    eng = EngineProcess(tmp_path_factory.mktemp("frigate-ha-engine"), {
+        "api": {"failed_auth_limit": 100000},
+        "frigate": [{"name": "nvr", "frigate_url": peer.url, "mqtt_host": "127.0.0.1",
+                     "mqtt_port": peer.mqtt_port, "cameras": ["front_door"]}],
+        "mqtt": {"enabled": False},
+    }).start()
+    eng.wait_for(lambda: eng.json("/api/health")["frigate"]["nvr"]["reachable"], 20,
+                 what="Frigate reachable")
+    yield eng
+    eng.stop()
+
+
 async def test_frigate_camera_is_a_device_with_entities(
-        hass: HomeAssistant, frigate_engine: EngineProcess) -> None:
+        hass: HomeAssistant, frigate_engine: EngineProcess, frigate_peer: FrigatePeer) -> None:
     entry = entry_for(frigate_engine)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -74,6 +81,16 @@ async def test_frigate_camera_is_a_device_with_entities(
         health = hass.states.get("binary_sensor.vigil_127_0_0_1_frigate_nvr_connected")
         assert health.state == STATE_ON
         assert health.attributes["version"] and health.attributes["gave_up"] is False
+        # Frigate says "new": the camera's event entity fires with the risk level at once.
+        before = hass.states.get("event.front_door_security_event").state
+        obj = tracked_object("front_door")
+        await hass.async_add_executor_job(frigate_peer.event, "new", obj)
+        await wait_until(hass, lambda: hass.states.get("event.front_door_security_event").state
+                         != before, 20, "the event entity to fire")
+        fired = hass.states.get("event.front_door_security_event")
+        assert fired.attributes["event_type"] in ("low", "medium", "high", "critical")
+        assert hass.states.get("sensor.front_door_risk_level").state == \
+            fired.attributes["event_type"]
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await hass.async_block_till_done()
