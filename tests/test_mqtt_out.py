@@ -42,6 +42,11 @@ async def test_own_camera_events_reach_mqtt(tmp_path: Path, footage_mp4: Path,
                 await asyncio.wait_for(collect(), 90)
             finally:
                 await asyncio.to_thread(eng.stop)
+            # A clean stop leaves "offline" behind for whoever subscribes next.
+            async with aiomqtt.Client("127.0.0.1", broker.port) as late:
+                await late.subscribe("vigil/available")
+                m = await asyncio.wait_for(anext(late.messages), 10)
+                assert m.retain and m.payload == b"offline"
         events = seen["vigil/events"]
         first = events[0]
         assert first["type"] == "new" and first["event"]["camera"] == "plaza"

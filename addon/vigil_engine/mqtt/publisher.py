@@ -15,6 +15,7 @@ changes wait in a bounded queue (the oldest go first), the engine never waits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import Any
@@ -82,11 +83,18 @@ class MqttPublisher:
                     self.last_error = None
                     failures = 0
                     await client.publish(available, "online", qos=1, retain=True)
-                    while True:
-                        msg = pending or await self._queue.get()
-                        pending = msg
-                        await self._send(client, msg)
-                        pending = None
+                    try:
+                        while True:
+                            msg = pending or await self._queue.get()
+                            pending = msg
+                            await self._send(client, msg)
+                            pending = None
+                    except asyncio.CancelledError:
+                        # A clean stop sends no last will: say so ourselves.
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(client.publish(
+                                available, "offline", qos=1, retain=True), 2)
+                        raise
             except aiomqtt.MqttError as err:
                 self.connected = False
                 self.last_error = str(err)

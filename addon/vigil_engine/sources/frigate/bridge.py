@@ -396,16 +396,18 @@ class FrigateBridge:
             await self._assess_and_store(cam, event)
             await self._publish("update", event["id"])
             return
-        if not await self.index.mark_ended(self.name, obj.id):
-            self.stats.duplicates += 1
-            return
         event = self._event(cam, obj, end=True)
         dismissed = self._dismissal(obj)
         event["dismissed"] = dismissed
+        # The event row first: a crash before the index says "ended" lets a repeated
+        # end finish the job, never leaves an event open for good.
         if dismissed:
             await self.engine.store.upsert_event(event)  # keeps its risk; raises no alert
         else:
             await self._assess_and_store(cam, event)
+        if not await self.index.mark_ended(self.name, obj.id):
+            self.stats.duplicates += 1
+            return
         cam.open_events.pop(event["id"], None)
         await self._publish("end", event["id"])
         if dismissed:
