@@ -391,12 +391,12 @@ class FrigateBridge:
             row = await self.index.get(self.name, obj.id)
             assert row is not None
         cam = self._register(row.frigate_camera, row.camera)
+        event = self._event(cam, obj, end=end)
+        event["id"] = row.event_id  # as opened, whatever Frigate says about the start now
         if not end:
-            event = self._event(cam, obj, end=False)
             await self._assess_and_store(cam, event)
             await self._publish("update", event["id"])
             return
-        event = self._event(cam, obj, end=True)
         dismissed = self._dismissal(obj)
         event["dismissed"] = dismissed
         # The event row first: a crash before the index says "ended" lets a repeated
