@@ -133,6 +133,7 @@ async def test_new_opens_an_event_at_once_and_pushes_it(engine: EngineProcess,
 
 
 def test_frigate_cameras_are_vigil_cameras(engine: EngineProcess, peer: FrigatePeer) -> None:
+    one_event(engine, peer.event("new", tracked_object("driveway"))["id"])
     cams = {c["name"]: c for c in engine.json("/api/cameras")["cameras"]}
     assert cams["front_door"]["source"] == "frigate" and cams["front_door"]["server"] == "home"
     assert cams["driveway"]["source"] == "frigate"
@@ -144,6 +145,9 @@ def test_frigate_cameras_are_vigil_cameras(engine: EngineProcess, peer: FrigateP
     assert health["mqtt_connected"] and health["reachable"] and not health["gave_up"]
     assert health["version"] == "0.14.1-f4f3cfa" and health["last_message"] is not None
     assert engine.get("/api/cameras/nowhere/latest.jpg").status == 404
+    switch = engine.request("/api/cameras/front_door", method="POST", data=b'{"detect": false}',
+                            headers={"Content-Type": "application/json"})
+    assert switch.status == 409 and b"Frigate camera" in switch.body
 
 
 def test_filters_on_camera_label_score_and_zones(engine: EngineProcess, peer: FrigatePeer,
