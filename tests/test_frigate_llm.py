@@ -42,9 +42,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory, footage_mp4: Path
             peer.stop()
 
 
-def llm_calls(eng: EngineProcess) -> int:
+def llm_requests(eng: EngineProcess, event_id: str | None = None) -> int:
+    """Requests sent to the LLM (every one is audited), for one event or all."""
+    sql = "SELECT COUNT(*) FROM risk_audit"
+    args: tuple[str, ...] = ()
+    if event_id is not None:
+        sql = "SELECT COUNT(*) FROM risk_audit WHERE event_id = ?"
+        args = (event_id,)
     with sqlite3.connect(eng.data_dir / "vigil.db") as c:
-        return int(c.execute("SELECT COALESCE(SUM(calls), 0) FROM llm_usage").fetchone()[0])
+        return int(c.execute(sql, args).fetchone()[0])
 
 
 def event_for(eng: EngineProcess, fid: str, pred: Any, timeout: float = 120) -> dict[str, Any]:
@@ -68,13 +74,18 @@ def test_one_llm_call_per_frigate_event_written_back(
     peer.event("update", obj, score=0.95)
     peer.event("end", obj)
     peer.event("end", obj)  # Frigate repeating itself costs no second call
-    ev = event_for(eng, obj["id"], lambda e: (e["risk"] or {}).get("provider") == "openai")
-    assert ev["risk"]["status"] == "final" and ev["has_snapshot"]
+    # The LLM's answer (or, if the tiny model broke the schema twice, the fallback).
+    ev = event_for(eng, obj["id"], lambda e: (e["risk"] or {}).get("provider") == "openai"
+                   or (e["risk"] or {}).get("status") == "fallback")
+    assert ev["has_snapshot"]
     desc = eng.wait_for(lambda: peer.descriptions.get(obj["id"]), 20, interval=0.3,
-                        what="write-back of the LLM's summary")
+                        what="write-back of the assessment")
     assert ev["risk"]["summary"] in desc[-1]
     time.sleep(2)
-    assert llm_calls(eng) == 1
+    # One scoring job: one request (a second only when the first answer broke the schema).
+    asked = llm_requests(eng, ev["id"])
+    assert asked == 1 or (asked == 2 and ev["risk"]["status"] == "fallback"), asked
+    total = llm_requests(eng)
 
     # A dismissed event (too short) is closed without asking the LLM.
     short = tracked_object("front_door")
@@ -83,5 +94,6 @@ def test_one_llm_call_per_frigate_event_written_back(
     dismissed = event_for(eng, short["id"], lambda e: e["end_time"] is not None, 20)
     assert dismissed["dismissed"].startswith("too_short")
     time.sleep(3)
-    assert llm_calls(eng) == 1
+    assert llm_requests(eng) == total, "a dismissed event is not sent to the LLM"
+    assert llm_requests(eng, dismissed["id"]) == 0
     assert eng.json("/api/risk")["jobs"].get("pending", 0) == 0
