@@ -212,6 +212,8 @@ ensure_test_services() {
     apt_install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
         gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
         gstreamer1.0-libav
+    # The Frigate bridge and MQTT out talk to a real broker (started per test module).
+    apt_install mosquitto mosquitto-clients
 }
 
 # --------------------------------------------------------------------------- the app image

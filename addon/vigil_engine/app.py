@@ -26,6 +26,7 @@ from .config import CameraConfig, Config
 from .detect.pool import DetectorPool
 from .events.bus import EventBus
 from .events.snapshots import SnapshotWriter
+from .mqtt.publisher import MqttPublisher
 from .pipeline import CameraPipeline
 from .record.activity import ActivityLog
 from .record.playback import PreviewCache
@@ -33,6 +34,7 @@ from .record.recorder import Recorder
 from .record.retention import Retention
 from .record.service import ClipService
 from .risk.service import RiskService
+from .sources.frigate.bridge import FrigateBridge, FrigateCamera
 from .store.db import Store
 from .store.recordings import RecordingIndex
 
@@ -58,6 +60,10 @@ class Engine:
         self.previews = PreviewCache()
         self.tz = ZoneInfo(config.location.timezone) if config.location.timezone else None
         self.url = ""
+        self.frigate: dict[str, FrigateBridge] = {}
+        # Vigil camera name -> the Frigate server and camera it stands for.
+        self.frigate_cameras: dict[str, tuple[FrigateBridge, FrigateCamera]] = {}
+        self.mqtt_out: MqttPublisher | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -73,8 +79,11 @@ class Engine:
             await asyncio.to_thread(self.store.set_meta, "instance_id", instance)
         self.instance_id = instance
         self.recording_index = RecordingIndex(self.store)
+        self.frigate_clip_roots = [f.output_dir or self.data_dir / "frigate" / f.name
+                                   for f in cfg.frigate]
         self.retention = Retention(cfg, self.recordings_root, self.clips_root, self.store,
-                                   self.recording_index, self.bus)
+                                   self.recording_index, self.bus,
+                                   frigate_roots=self.frigate_clip_roots)
         # Index and disk must agree before anything records (after a crash, too).
         self.reconcile_report = await asyncio.to_thread(self.retention.reconcile)
         self.clips = ClipService(self.recordings_root, self.clips_root, self.recording_index,
@@ -99,11 +108,18 @@ class Engine:
         self.url = f"http://{host}:{cfg.api.port}"
         for p in self.pipelines.values():
             await p.start()
+        if cfg.mqtt.enabled:
+            self.mqtt_out = MqttPublisher(cfg.mqtt, self.bus)
+            await self.mqtt_out.start()
+        for fcfg in cfg.frigate:
+            bridge = FrigateBridge(fcfg, self)
+            self.frigate[fcfg.name] = bridge
+            await bridge.start()
         await self._load_camera_options()
         self._retention_task = asyncio.create_task(
             self.retention.run(cfg.storage.check_seconds), name="retention")
-        _LOGGER.info("Vigil engine %s: %d camera(s), API on %s", __version__,
-                     len(self.pipelines), self.url)
+        _LOGGER.info("Vigil engine %s: %d camera(s), %d Frigate server(s), API on %s",
+                     __version__, len(self.pipelines), len(self.frigate), self.url)
 
     async def stop(self) -> None:
         _LOGGER.info("shutting down")
@@ -117,6 +133,7 @@ class Engine:
             self._retention_task.cancel()
             await asyncio.gather(self._retention_task, return_exceptions=True)
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()),
+                             *(b.stop() for b in self.frigate.values()),
                              return_exceptions=True)
         if hasattr(self, "risk"):
             await self.risk.stop()  # after the cameras: closing events have queued their jobs
@@ -126,6 +143,9 @@ class Engine:
                 await self.retention.pass_once()
             except Exception:
                 _LOGGER.exception("final retention pass failed")
+        if self.mqtt_out is not None:
+            await asyncio.sleep(0.2)  # let the last changes (closing events) go out
+            await self.mqtt_out.stop()
         if hasattr(self, "pool"):
             await asyncio.to_thread(self.pool.close)
         if hasattr(self, "store"):
@@ -183,6 +203,22 @@ class Engine:
         return int(await self.store.read(lambda c: c.execute(
             "SELECT COUNT(*) FROM events WHERE start_time >= ?", (midnight,)).fetchone()[0]))
 
+    def camera_statuses(self) -> list[dict[str, Any]]:
+        """Own cameras and Frigate's, in one list (``source`` tells them apart)."""
+        own = [{**p.status(), "source": "vigil"} for p in self.pipelines.values()]
+        return own + [bridge.camera_status(cam) for bridge, cam in self.frigate_cameras.values()]
+
+    def camera_status(self, name: str) -> dict[str, Any] | None:
+        if name in self.pipelines:
+            return {**self.pipelines[name].status(), "source": "vigil"}
+        if name in self.frigate_cameras:
+            bridge, cam = self.frigate_cameras[name]
+            return bridge.camera_status(cam)
+        return None
+
+    def frigate_health(self) -> dict[str, Any]:
+        return {name: b.health() for name, b in self.frigate.items()}
+
     async def stats(self) -> dict[str, Any]:
         return {
             "events_today": await self.events_today(),
@@ -194,6 +230,8 @@ class Engine:
             "api": {"websocket_clients": len(self.ws_clients),
                     "mjpeg_streams": self.mjpeg_streams},
             "cameras": {name: p.status() for name, p in self.pipelines.items()},
+            "frigate": {name: b.status() for name, b in self.frigate.items()},
+            "mqtt": self.mqtt_out.status() if self.mqtt_out else {"enabled": False},
         }
 
     async def _load_camera_options(self) -> None:

@@ -7,6 +7,7 @@ user can fix the file without reading code; the engine refuses to start on any.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,75 @@ class CameraConfig:
 
 
 @dataclass(frozen=True)
+class FrigateCameraOverride:
+    """Per Frigate camera: what Vigil's own cameras configure in ``description``/``alerts``."""
+
+    description: str = ""
+    alerts: AlertConfig = field(default_factory=AlertConfig)
+
+
+@dataclass(frozen=True)
+class FrigateConfig:
+    """One Frigate server (field names follow frigate-events-source.md; see the README)."""
+
+    name: str
+    frigate_url: str = ""
+    frigate_url_env: str | None = None
+    mqtt_host: str = "localhost"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password_env: str | None = None
+    mqtt_topic_prefix: str = "frigate"
+    mqtt_client_id: str = "vigil-frigate"
+    cameras: tuple[str, ...] | None = None  # None: every Frigate camera
+    labels: tuple[str, ...] = ("person",)
+    min_score: float = 0.7
+    zones: tuple[str, ...] | None = None  # None: any zone, or none at all
+    min_duration_s: float = 1.0
+    output_dir: Path | None = None  # None: <data_dir>/frigate/<name>
+    clip_format: str = "mp4"  # mp4 | original
+    retain_clips: bool = True
+    download_timeout_s: float = 30.0
+    bypass_filter: bool = True
+    include_frigate_metadata: bool = True
+    reconnect_delay_s: float = 5.0
+    max_reconnect_attempts: int = 0  # 0: never give up
+    write_back_description: bool = True
+    camera_overrides: dict[str, FrigateCameraOverride] = field(default_factory=dict)
+
+    def url(self) -> str:
+        """The HTTP API base, from the environment variable when one is named and set."""
+        if self.frigate_url_env:
+            value = os.environ.get(self.frigate_url_env, "").strip()
+            if value:
+                return value.rstrip("/")
+        return self.frigate_url.rstrip("/")
+
+    def password(self) -> str | None:
+        if self.mqtt_password_env:
+            return os.environ.get(self.mqtt_password_env) or None
+        return None
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """MQTT out (every event change under ``topic_prefix``); also the default broker."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = 1883
+    username: str | None = None
+    password_env: str | None = None
+    topic_prefix: str = "vigil"
+    client_id: str = "vigil-engine"
+
+    def password(self) -> str | None:
+        if self.password_env:
+            return os.environ.get(self.password_env) or None
+        return None
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path
     api: ApiConfig
@@ -224,6 +294,8 @@ class Config:
     risk: RiskConfig = field(default_factory=RiskConfig)
     location: LocationConfig = field(default_factory=LocationConfig)
     source: Path | None = None
+    frigate: tuple[FrigateConfig, ...] = ()
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
 
 
 # --------------------------------------------------------------------------- schema
@@ -515,6 +587,71 @@ CAMERA_SCHEMA = vol.Schema(
     }
 )
 
+_env_name = vol.All(str, vol.Match(r"^[A-Za-z_][A-Za-z0-9_]*$", msg="must be a variable name"))
+_names = vol.All([vol.All(str, vol.Length(min=1, max=100))], vol.Length(min=1))
+_topic = vol.All(str, vol.Match(r"^[^#+\s]+$", msg="must be a topic without wildcards or spaces"),
+                 vol.Length(max=100))
+
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise vol.Invalid("must be a URL like http://frigate:5000")
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        raise vol.Invalid("must start with http:// or https:// (e.g. http://frigate:5000)")
+    return value
+
+
+FRIGATE_SCHEMA = vol.Schema(
+    {
+        vol.Required("name"): _name,
+        vol.Optional("frigate_url", default=""): _http_url,
+        vol.Optional("frigate_url_env"): _env_name,
+        vol.Optional("mqtt_host"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("mqtt_port"): vol.All(int, vol.Range(min=1, max=65535)),
+        vol.Optional("mqtt_username"): vol.Any(None, str),
+        vol.Optional("mqtt_password_env"): _env_name,
+        vol.Optional("mqtt_topic_prefix", default="frigate"): _topic,
+        vol.Optional("mqtt_client_id"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("cameras"): vol.Any(None, _names),
+        # Frigate's labels (Frigate+ adds package, face, ...), not only the COCO ones.
+        vol.Optional("labels", default=["person"]): vol.All(
+            [vol.All(str, vol.Match(r"^[a-z0-9_ ]{1,50}$", msg="must be a Frigate label "
+                                    "like person, car, package"))], vol.Length(min=1)),
+        vol.Optional("min_score", default=0.7): _score,
+        vol.Optional("zones"): vol.Any(None, _names),
+        vol.Optional("min_duration_s", default=1.0): _non_negative,
+        vol.Optional("output_dir"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("clip_format", default="mp4"): vol.In(
+            ("mp4", "original"), msg="must be mp4 or original"),
+        vol.Optional("retain_clips", default=True): bool,
+        vol.Optional("download_timeout_s", default=30.0): vol.All(
+            vol.Coerce(float), vol.Range(min=5, max=3600)),
+        vol.Optional("bypass_filter", default=True): bool,
+        vol.Optional("include_frigate_metadata", default=True): bool,
+        vol.Optional("reconnect_delay_s", default=5.0): vol.All(
+            vol.Coerce(float), vol.Range(min=1, max=3600)),
+        vol.Optional("max_reconnect_attempts", default=0): vol.All(int, vol.Range(min=0)),
+        vol.Optional("write_back_description", default=True): bool,
+        vol.Optional("camera_overrides", default={}): {
+            vol.All(str, vol.Length(min=1, max=100)): vol.Schema({
+                vol.Optional("description", default=""): vol.All(str, vol.Length(max=300)),
+                vol.Optional("alerts", default={}): ALERTS_SCHEMA,
+            })
+        },
+    }
+)
+
+MQTT_SCHEMA = vol.Schema(
+    {
+        vol.Optional("enabled"): bool,
+        vol.Optional("host"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("port"): vol.All(int, vol.Range(min=1, max=65535)),
+        vol.Optional("username"): vol.Any(None, str),
+        vol.Optional("password_env"): _env_name,
+        vol.Optional("topic_prefix", default="vigil"): _topic,
+        vol.Optional("client_id", default="vigil-engine"): vol.All(str, vol.Length(min=1, max=64)),
+    }
+)
+
 ROOT_SCHEMA = vol.Schema(
     {
         vol.Optional("data_dir"): str,
@@ -554,9 +691,13 @@ ROOT_SCHEMA = vol.Schema(
         ),
         vol.Optional("risk", default={}): RISK_SCHEMA,
         vol.Optional("location", default={}): LOCATION_SCHEMA,
-        vol.Required("cameras"): vol.All(
+        vol.Optional("cameras"): vol.All(
             {_name: CAMERA_SCHEMA}, vol.Length(min=1, msg="needs at least one camera")
         ),
+        vol.Optional("frigate"): vol.All(
+            [FRIGATE_SCHEMA], vol.Length(min=1, msg="needs at least one Frigate server")
+        ),
+        vol.Optional("mqtt", default={}): MQTT_SCHEMA,
     }
 )
 
@@ -623,10 +764,27 @@ def parse_config(
         if path is not None and not path.is_file():
             problems.append(f"detector.{key}: file not found: {path}")
 
+    if "cameras" not in doc and "frigate" not in doc:
+        problems.append("cameras: required option is missing (or configure frigate:)")
     default_events = doc["events"]
     cameras: dict[str, CameraConfig] = {}
-    for cam_name, cam in doc["cameras"].items():
+    for cam_name, cam in doc.get("cameras", {}).items():
         cameras[cam_name] = _build_camera(cam_name, cam, default_events, base, problems)
+    env = os.environ
+    mqtt = _build_mqtt(doc["mqtt"], env)
+    frigate = tuple(_build_frigate(i, f, resolve, env, problems)
+                    for i, f in enumerate(doc.get("frigate", [])))
+    seen_names: set[str] = set()
+    for i, f in enumerate(frigate):
+        if f.name in seen_names:
+            problems.append(f"frigate[{i}].name: {f.name!r} is used twice")
+        seen_names.add(f.name)
+    if not mqtt.enabled and frigate and doc["mqtt"].get("enabled") is not False:
+        # MQTT out goes to the first Frigate server's broker unless configured otherwise.
+        f0 = frigate[0]
+        mqtt = MqttConfig(enabled=True, host=f0.mqtt_host, port=f0.mqtt_port,
+                          username=f0.mqtt_username, password_env=f0.mqtt_password_env,
+                          topic_prefix=mqtt.topic_prefix, client_id=mqtt.client_id)
 
     risk = _build_risk(doc["risk"], problems)
     location = _build_location(doc["location"], problems)
@@ -644,7 +802,93 @@ def parse_config(
         risk=risk,
         location=location,
         source=source,
+        frigate=frigate,
+        mqtt=mqtt,
     )
+
+
+# Environment variables a supervisor (e.g. the HA app's run.sh with the Supervisor's MQTT
+# service) sets so users type nothing: they fill what the YAML leaves out.
+ENV_MQTT_HOST = "VIGIL_MQTT_HOST"
+ENV_MQTT_PORT = "VIGIL_MQTT_PORT"
+ENV_MQTT_USERNAME = "VIGIL_MQTT_USERNAME"
+ENV_MQTT_PASSWORD = "VIGIL_MQTT_PASSWORD"
+
+
+def _env_port(env: Any) -> int | None:
+    raw = env.get(ENV_MQTT_PORT, "").strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 65536 else None
+
+
+def _build_mqtt(m: dict[str, Any], env: Any) -> MqttConfig:
+    host = m.get("host") or env.get(ENV_MQTT_HOST) or None
+    from_env = "host" not in m and bool(host)
+    enabled = m.get("enabled", host is not None)
+    return MqttConfig(
+        enabled=bool(enabled) and host is not None, host=host or "localhost",
+        port=m.get("port") or _env_port(env) or 1883,
+        username=m["username"] if "username" in m else (
+            env.get(ENV_MQTT_USERNAME) or None if from_env else None),
+        password_env=m.get("password_env") or (
+            ENV_MQTT_PASSWORD if from_env and env.get(ENV_MQTT_PASSWORD) else None),
+        topic_prefix=m["topic_prefix"].rstrip("/"), client_id=m["client_id"])
+
+
+def _build_frigate(idx: int, f: dict[str, Any], resolve: Any, env: Any,
+                   problems: list[str]) -> FrigateConfig:
+    where = f"frigate[{idx}]"
+    if not f["frigate_url"] and not f.get("frigate_url_env"):
+        problems.append(f"{where}.frigate_url: required (or name a variable in frigate_url_env)")
+    elif not f["frigate_url"] and not env.get(f["frigate_url_env"], "").strip():
+        problems.append(f"{where}.frigate_url_env: variable {f['frigate_url_env']} is not set "
+                        "and frigate_url is empty")
+    # The broker: as given, else the Supervisor's (environment), else localhost.
+    host = f.get("mqtt_host") or env.get(ENV_MQTT_HOST) or "localhost"
+    from_env = "mqtt_host" not in f and bool(env.get(ENV_MQTT_HOST))
+    overrides: dict[str, FrigateCameraOverride] = {}
+    for cam, o in f["camera_overrides"].items():
+        a = o["alerts"]
+        quiet = a.get("quiet_hours")
+        overrides[cam] = FrigateCameraOverride(
+            description=o["description"],
+            alerts=AlertConfig(min_risk_level=a["min_risk_level"], always=tuple(a["always"]),
+                               never=tuple(a["never"]),
+                               quiet_hours=(quiet["start"], quiet["end"]) if quiet else None,
+                               cooldown_minutes=a["cooldown"]))
+        both = set(a["always"]) & set(a["never"])
+        if both:
+            problems.append(f"{where}.camera_overrides.{cam}.alerts.never: "
+                            f"{sorted(both)[0]} is also in alerts.always")
+    if not f["bypass_filter"]:
+        for i, label in enumerate(f["labels"]):
+            if label not in COCO_LABELS:
+                problems.append(f"{where}.labels[{i}]: Vigil's detector does not know "
+                                f"{label!r}, so bypass_filter: false cannot confirm it")
+    cameras = tuple(f["cameras"]) if f.get("cameras") else None
+    if cameras is not None:
+        for cam in overrides:
+            if cam not in cameras:
+                problems.append(f"{where}.camera_overrides.{cam}: not in this server's cameras")
+    output = f.get("output_dir")
+    return FrigateConfig(
+        name=f["name"], frigate_url=f["frigate_url"], frigate_url_env=f.get("frigate_url_env"),
+        mqtt_host=host, mqtt_port=f.get("mqtt_port") or (_env_port(env) if from_env else None)
+        or 1883,
+        mqtt_username=f["mqtt_username"] if "mqtt_username" in f else (
+            env.get(ENV_MQTT_USERNAME) or None if from_env else None),
+        mqtt_password_env=f.get("mqtt_password_env") or (
+            ENV_MQTT_PASSWORD if from_env and env.get(ENV_MQTT_PASSWORD) else None),
+        mqtt_topic_prefix=f["mqtt_topic_prefix"].rstrip("/"),
+        mqtt_client_id=f.get("mqtt_client_id") or f"vigil-frigate-{f['name']}",
+        cameras=cameras, labels=tuple(dict.fromkeys(f["labels"])), min_score=f["min_score"],
+        zones=tuple(f["zones"]) if f.get("zones") else None,
+        min_duration_s=f["min_duration_s"],
+        output_dir=resolve(output) if output else None, clip_format=f["clip_format"],
+        retain_clips=f["retain_clips"], download_timeout_s=f["download_timeout_s"],
+        bypass_filter=f["bypass_filter"], include_frigate_metadata=f["include_frigate_metadata"],
+        reconnect_delay_s=f["reconnect_delay_s"],
+        max_reconnect_attempts=f["max_reconnect_attempts"],
+        write_back_description=f["write_back_description"], camera_overrides=overrides)
 
 
 def _build_risk(r: dict[str, Any], problems: list[str]) -> RiskConfig:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from homeassistant.components.binary_sensor import BinarySensorDeviceClass, BinarySensorEntity
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
@@ -18,6 +26,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
                             async_add_entities: AddEntitiesCallback) -> None:
     coordinator = entry.runtime_data
     async_add_entities([EngineConnected(coordinator)])
+    servers = (coordinator.data.stats.get("frigate") or {}) if coordinator.data else {}
+    async_add_entities(FrigateServerSensor(coordinator, server, description)
+                       for server in servers for description in FRIGATE_SENSORS)
 
     def camera_entities(cam: str) -> list[BinarySensorEntity]:
         labels = coordinator.data.cameras.get(cam, {}).get("tracked_labels", [])
@@ -81,3 +92,48 @@ class EngineConnected(VigilEntity, BinarySensorEntity):
     @property
     def is_on(self) -> bool:
         return self.coordinator.client.connected and self.coordinator.last_update_success
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrigateBinarySensorDescription(BinarySensorEntityDescription):
+    """A health fact about one Frigate server the engine listens to."""
+
+    value_fn: Callable[[dict[str, Any]], bool]
+
+
+FRIGATE_SENSORS: tuple[FrigateBinarySensorDescription, ...] = (
+    FrigateBinarySensorDescription(
+        key="frigate_connected", translation_key="frigate_connected",
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda s: bool(s.get("mqtt_connected") and s.get("reachable")),
+    ),
+)
+
+
+class FrigateServerSensor(VigilEntity, BinarySensorEntity):
+    """On while the engine hears Frigate's MQTT events and reaches its HTTP API."""
+
+    entity_description: FrigateBinarySensorDescription
+
+    def __init__(self, coordinator: VigilCoordinator, server: str,
+                 description: FrigateBinarySensorDescription) -> None:
+        super().__init__(coordinator, f"{description.key}_{server}")
+        self.server = server
+        self.entity_description = description
+        self._attr_translation_key = description.translation_key
+        self._attr_translation_placeholders = {"server": server}
+
+    @property
+    def _server(self) -> dict[str, Any]:
+        return (self.coordinator.data.stats.get("frigate") or {}).get(self.server) or {}
+
+    @property
+    def is_on(self) -> bool:
+        return self.entity_description.value_fn(self._server)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        s = self._server
+        return {k: s.get(k) for k in ("mqtt_connected", "reachable", "version",
+                                      "last_message", "gave_up")}

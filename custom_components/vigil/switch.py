@@ -23,8 +23,14 @@ SWITCHES = ("detect", "record", "risk")
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
                             async_add_entities: AddEntitiesCallback) -> None:
     coordinator = entry.runtime_data
-    add_camera_entities(entry, coordinator, async_add_entities,
-                        lambda cam: [CameraSwitch(coordinator, cam, k) for k in SWITCHES])
+
+    def switches(cam: str) -> list[CameraSwitch]:
+        # Frigate's cameras are switched in Frigate; the engine has no switches for them.
+        if coordinator.data.cameras.get(cam, {}).get("source") == "frigate":
+            return []
+        return [CameraSwitch(coordinator, cam, k) for k in SWITCHES]
+
+    add_camera_entities(entry, coordinator, async_add_entities, switches)
 
 
 class CameraSwitch(VigilCameraEntity, SwitchEntity):

@@ -103,7 +103,19 @@ async def event_or_404(engine: Engine, event_id: Any) -> dict[str, Any]:
 
 
 def camera_or_404(engine: Engine, name: Any) -> str:
+    """One of Vigil's own cameras (switches, analysis, recordings)."""
+    if isinstance(name, str) and name in engine.frigate_cameras:
+        raise ApiError(409, "frigate_camera", f"camera {name!r} is a Frigate camera: "
+                       "its detection and recording are set in Frigate")
     if not isinstance(name, str) or name not in engine.pipelines:
+        raise ApiError(404, "unknown_camera", f"no camera named {name!r}")
+    return name
+
+
+def any_camera_or_404(engine: Engine, name: Any) -> str:
+    """Own cameras and Frigate's (read-only views: status, snapshots, event filters)."""
+    if not isinstance(name, str) or (name not in engine.pipelines
+                                     and name not in engine.frigate_cameras):
         raise ApiError(404, "unknown_camera", f"no camera named {name!r}")
     return name
 

@@ -80,5 +80,35 @@ async def metrics(request: web.Request) -> web.Response:
                [({"camera": c}, u["bytes"]) for c, u in usage.items()])
     out.metric("vigil_ws_clients", "gauge", "Connected WebSocket clients.",
                [({}, len(engine.ws_clients))])
+    _frigate_metrics(out, engine)
     return web.Response(text="\n".join(out.lines) + "\n", content_type="text/plain",
                         charset="utf-8", headers={"X-Content-Type-Options": "nosniff"})
+
+
+def _frigate_metrics(out: _Out, engine: Any) -> None:
+    bridges = engine.frigate
+    if not bridges:
+        return
+    out.metric("vigil_frigate_mqtt_connected", "gauge", "Listening to the Frigate broker.",
+               [({"server": n}, int(b.mqtt_connected)) for n, b in bridges.items()])
+    out.metric("vigil_frigate_reachable", "gauge", "Frigate's HTTP API answers.",
+               [({"server": n}, int(b.http.reachable)) for n, b in bridges.items()])
+    out.metric("vigil_frigate_messages_total", "counter", "MQTT messages received.",
+               [({"server": n}, b.stats.messages) for n, b in bridges.items()])
+    out.metric("vigil_frigate_events_total", "counter", "Vigil events opened from Frigate.",
+               [({"server": n}, b.stats.events_opened) for n, b in bridges.items()])
+    out.metric("vigil_frigate_bad_messages_total", "counter",
+               "Messages refused (reason: too_large, not_json, not_object, unknown_type, "
+               "missing_after, missing_field, wrong_type, failed).",
+               [({"server": n, "reason": r}, c) for n, b in bridges.items()
+                for r, c in sorted(b.stats.bad.items())])
+    out.metric("vigil_frigate_filtered_total", "counter", "Objects the filters left out.",
+               [({"server": n, "filter": r}, c) for n, b in bridges.items()
+                for r, c in sorted(b.stats.filtered.items())])
+    out.metric("vigil_frigate_duplicates_total", "counter", "Repeated end messages ignored.",
+               [({"server": n}, b.stats.duplicates) for n, b in bridges.items()])
+    out.metric("vigil_frigate_clips_total", "counter", "Clips downloaded from Frigate.",
+               [({"server": n}, b.stats.clips) for n, b in bridges.items()])
+    out.metric("vigil_frigate_clip_failures_total", "counter",
+               "Clip downloads that failed and were queued for retry.",
+               [({"server": n}, b.stats.clip_failures) for n, b in bridges.items()])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from .common import (
     ENGINE_KEY,
     OBJECT_ID_RE,
     ApiError,
+    any_camera_or_404,
     camera_or_404,
     event_or_404,
     event_query,
@@ -28,7 +30,7 @@ from .common import (
 
 async def health(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
-    cams = {name: p.status()["status"] for name, p in engine.pipelines.items()}
+    cams = {s["name"]: s["status"] for s in engine.camera_statuses()}
     return web.json_response({
         "status": "ok",
         "version": __version__,
@@ -38,6 +40,7 @@ async def health(request: web.Request) -> web.Response:
         "detector": engine.detector_status(),
         "events": await engine.store.count_events(),
         "storage": await engine.storage_status(),
+        "frigate": engine.frigate_health(),
     })
 
 
@@ -47,25 +50,43 @@ async def stats(request: web.Request) -> web.Response:
 
 async def cameras(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
-    return web.json_response({"cameras": [p.status() for p in engine.pipelines.values()]})
+    return web.json_response({"cameras": engine.camera_statuses()})
 
 
 async def camera(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
-    name = camera_or_404(engine, request.match_info["name"])
-    return web.json_response(engine.pipelines[name].status())
+    name = any_camera_or_404(engine, request.match_info["name"])
+    return web.json_response(engine.camera_status(name))
+
+
+async def _frigate_latest(engine: Any, name: str, height: float | None) -> web.Response:
+    """A Frigate camera's picture comes from Frigate (``/api/<camera>/latest.jpg``)."""
+    from ..sources.frigate.http import FrigateGone, FrigateUnavailable
+
+    bridge, cam = engine.frigate_cameras[name]
+    try:
+        data = await bridge.http.latest(cam.frigate_name, int(height) if height else None)
+    except FrigateGone:
+        raise ApiError(404, "no_frame", f"Frigate has no picture of {name!r}") from None
+    except FrigateUnavailable:
+        raise ApiError(502, "frigate_unavailable",
+                       f"Frigate server {bridge.name!r} is not reachable") from None
+    return web.Response(body=data, content_type="image/jpeg",
+                        headers={"Cache-Control": "no-store"})
 
 
 async def latest_jpg(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
-    name = camera_or_404(engine, request.match_info["name"])
+    name = any_camera_or_404(engine, request.match_info["name"])
+    height = float_param(request, "height")
+    if height is not None and not 16 <= height <= 4320:
+        raise ApiError(400, "invalid_parameter", "height: must be between 16 and 4320")
+    if name in engine.frigate_cameras:
+        return await _frigate_latest(engine, name, height)
     pipeline = engine.pipelines[name]
     frame = pipeline.latest
     if frame is None or frame.rgb is None:
         raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
-    height = float_param(request, "height")
-    if height is not None and not 16 <= height <= 4320:
-        raise ApiError(400, "invalid_parameter", "height: must be between 16 and 4320")
     bbox = request.query.get("bbox") in ("1", "true")
     # Many viewers (dashboards, the UI grid, HA) ask for the same frame: encode it once.
     key = (frame.index, int(height) if height else None, bbox)
@@ -137,6 +158,8 @@ def _clip_response(path: Any, filename: str) -> web.FileResponse:
 async def event_clip(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE_KEY]
     ev = await event_or_404(engine, request.match_info["event_id"])
+    if ev.get("source") == "frigate":
+        return await _frigate_clip(engine, ev)
     camera_cfg = engine.config.cameras.get(ev["camera"])
     if camera_cfg is None:
         raise ApiError(404, "no_clip", f"camera {ev['camera']!r} is no longer configured")
@@ -144,6 +167,24 @@ async def event_clip(request: web.Request) -> web.StreamResponse:
         path = await engine.clips.event_clip(camera_cfg, ev)
     except ClipError as err:
         raise ApiError(err.status, err.code, err.message) from None
+    return _clip_response(path, f"{ev['camera']}-{ev['id']}.mp4")
+
+
+async def _frigate_clip(engine: Any, ev: dict[str, Any]) -> web.StreamResponse:
+    from ..store.frigate import FrigateIndex
+
+    row = await FrigateIndex(engine.store).by_event(ev["id"])
+    if row is None or row.clip_status != "done" or not row.clip_path:
+        status = row.clip_status if row else "none"
+        message = {"pending": "the clip is still being fetched from Frigate",
+                   "gone": "Frigate has no clip for this event",
+                   "deleted": "the clip was deleted after scoring (retain_clips: false)",
+                   "purged": "the clip was removed by retention"}.get(
+                       status, "this event has no clip")
+        raise ApiError(404, "no_clip", message)
+    path = Path(row.clip_path)
+    if not await asyncio.to_thread(path.is_file):
+        raise ApiError(404, "no_clip", "the clip file is missing")
     return _clip_response(path, f"{ev['camera']}-{ev['id']}.mp4")
 
 

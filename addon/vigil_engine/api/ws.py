@@ -29,7 +29,15 @@ from ..events.bus import EventMessage
 from ..record.service import ClipError
 from ..store.db import CursorError
 from .auth import token_matches
-from .common import ENGINE_KEY, ApiError, camera_or_404, event_or_404, event_query, public_event
+from .common import (
+    ENGINE_KEY,
+    ApiError,
+    any_camera_or_404,
+    camera_or_404,
+    event_or_404,
+    event_query,
+    public_event,
+)
 
 if TYPE_CHECKING:
     from ..app import Engine
@@ -155,7 +163,7 @@ async def _ping(client: Client, msg: dict[str, Any]) -> Any:
 @command("cameras/list")
 async def _cameras_list(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, set())
-    return [p.status() for p in client.engine.pipelines.values()]
+    return client.engine.camera_statuses()
 
 
 def camera_state(status: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +171,8 @@ def camera_state(status: dict[str, Any]) -> dict[str, Any]:
     return {"name": status["name"], "status": status["status"], "error": status["error"],
             "fps": status["fps"], "detect_fps": status["detect_fps"],
             "motion": status["motion"]["active"], "objects": status["objects"],
-            "event_id": status["event_id"], "switches": status["switches"]}
+            "event_id": status["event_id"], "switches": status["switches"],
+            "source": status.get("source", "vigil")}
 
 
 @command("cameras/subscribe")
@@ -171,7 +180,7 @@ async def _cameras_subscribe(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, set())
     sub_id = msg["id"]
     hub = client.engine.camera_hub
-    for status in (p.status() for p in client.engine.pipelines.values()):
+    for status in client.engine.camera_statuses():
         client.send({"id": sub_id, "type": "event",
                      "event": {"action": "camera", "data": camera_state(status)}})
     client.subscriptions[sub_id] = hub.subscribe(client, sub_id)
@@ -210,7 +219,7 @@ async def _events_subscribe(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, {"camera", "min_risk"})
     camera = _field(msg, "camera", str, required=False)
     if camera is not None:
-        camera_or_404(client.engine, camera)
+        any_camera_or_404(client.engine, camera)
     min_risk = _field(msg, "min_risk", int, required=False, default=0)
     sub_id = msg["id"]
     bus = client.engine.bus
@@ -317,7 +326,7 @@ async def _events_days(client: Client, msg: dict[str, Any]) -> Any:
     """Days with events (newest first) and their counts, for media browsers."""
     _only(msg, {"camera", "days"})
     engine = client.engine
-    name = camera_or_404(engine, _field(msg, "camera", str))
+    name = any_camera_or_404(engine, _field(msg, "camera", str))
     days = _field(msg, "days", int, required=False, default=30)
     if not 1 <= days <= 3650:
         raise ApiError(400, "invalid_format", "days: must be between 1 and 3650")
@@ -329,7 +338,8 @@ async def _engine_info(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, set())
     engine = client.engine
     return {"version": __version__, "instance_id": engine.instance_id,
-            "protocol_version": PROTOCOL_VERSION, "cameras": list(engine.pipelines),
+            "protocol_version": PROTOCOL_VERSION,
+            "cameras": [*engine.pipelines, *engine.frigate_cameras],
             "risk_provider": engine.config.risk.provider}
 
 
@@ -394,8 +404,9 @@ class CameraHub:
     async def _run(self) -> None:
         while self.subscribers:
             await asyncio.sleep(CAMERA_PUSH_INTERVAL)
-            for name, p in self.engine.pipelines.items():
-                state = camera_state(p.status())
+            for status in self.engine.camera_statuses():
+                name = status["name"]
+                state = camera_state(status)
                 if self.last.get(name) == state:
                     continue
                 self.last[name] = state

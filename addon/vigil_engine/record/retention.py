@@ -27,7 +27,7 @@ from typing import Any
 
 import av
 
-from ..config import Config
+from ..config import Config, RecordConfig
 from ..events.bus import EventBus
 from ..store.db import Store
 from ..store.recordings import RecordingIndex, SegmentRow
@@ -81,13 +81,15 @@ def probe_duration(path: Path) -> float | None:
 
 class Retention:
     def __init__(self, config: Config, root: Path, clips_root: Path, store: Store,
-                 index: RecordingIndex, bus: EventBus) -> None:
+                 index: RecordingIndex, bus: EventBus,
+                 frigate_roots: list[Path] | None = None) -> None:
         self.config = config
         self.root = root
         self.clips_root = clips_root
         self.store = store
         self.index = index
         self.bus = bus
+        self.frigate_roots = frigate_roots or []  # clips downloaded from Frigate
         self.in_use: Counter[str] = Counter()
         self.cameras = {n: c for n, c in config.cameras.items() if c.record.enabled}
         self.last_report = PurgeReport()
@@ -163,6 +165,7 @@ class Retention:
         await self._decide_events_mode(now, report, spans)
         await self._purge_by_age(now, report, spans)
         await self._purge_clip_cache(now, report, force_bytes=0)
+        await self._purge_frigate_clips(now, report, need=0)
         await self._purge_by_quota(now, report, spans)
         await self._refresh_has_clip(now, spans)
         self.last_report = report
@@ -263,7 +266,8 @@ class Retention:
         """(bytes used by footage + clip cache, bytes free on the volume, volume size)."""
         target = self.root if self.root.exists() else self.root.parent
         usage = shutil.disk_usage(target)
-        return _dir_size(self.root) + _dir_size(self.clips_root), usage.free, usage.total
+        return (_dir_size(self.root) + _dir_size(self.clips_root)
+                + sum(_dir_size(r) for r in self.frigate_roots), usage.free, usage.total)
 
     async def _need_bytes(self) -> int:
         storage = self.config.storage
@@ -297,6 +301,29 @@ class Retention:
 
         freed, count = await asyncio.to_thread(purge)
         report.clips += count
+        report.freed_bytes += freed
+        return freed
+
+    async def _purge_frigate_clips(self, now: float, report: PurgeReport, need: int) -> int:
+        """Clips downloaded from Frigate: past event retention, or oldest first for quota."""
+        if not self.frigate_roots:
+            return 0
+        from ..store.frigate import FrigateIndex
+
+        index = FrigateIndex(self.store)
+        aged = await index.clips_to_purge(now - RecordConfig().event_retain_days * DAY)
+        quota = await index.oldest_clips() if need > 0 else []
+        freed = 0
+        for event_id, path in [*aged, *(v for v in quota if v not in aged)]:
+            if (event_id, path) not in aged and freed >= need:
+                break
+            freed += await asyncio.to_thread(_unlink_size, Path(path)) if path else 0
+            await index.set_clip(event_id, "purged")
+            updated = await self.store.set_columns(event_id, has_clip=False)
+            if updated is not None:
+                updated.pop("updated_at", None)
+                self.bus.publish("update", updated)
+            report.clips += 1
         report.freed_bytes += freed
         return freed
 
@@ -336,6 +363,10 @@ class Retention:
                 need -= max(freed, total)
             if need <= 0:
                 return
+        if self.frigate_roots:
+            need -= await self._purge_frigate_clips(now, report, need=need)
+            if need <= 0:
+                return
         report.reasons.append("quota still exceeded: only protected or in-use footage is left")
         _LOGGER.warning("storage limit exceeded but only protected or in-use footage remains")
 
@@ -367,6 +398,15 @@ class Retention:
                 if event is not None:
                     event.pop("updated_at", None)
                     self.bus.publish("update", event)
+
+
+def _unlink_size(path: Path) -> int:
+    try:
+        size = path.stat().st_size
+        path.unlink()
+        return size
+    except FileNotFoundError:
+        return 0
 
 
 def _dir_size(root: Path) -> int:

@@ -94,6 +94,8 @@ class RiskService:
         self.store = store
         self.bus = bus
         self.builder = ContextBuilder(config, store)
+        # Own cameras plus cameras other sources (Frigate) register as they appear.
+        self.cameras: dict[str, CameraConfig] = dict(config.cameras)
         self.jobs = JobQueue(store)
         llm = self.cfg.llm
         self.provider: Provider | None = (make_provider(self.cfg.provider, llm)
@@ -203,7 +205,7 @@ class RiskService:
         """Queue a fresh assessment (also revives dead-letter jobs)."""
         if not self.uses_llm:
             event = await self.store.get_event(event_id)
-            camera = self.config.cameras.get(event["camera"]) if event else None
+            camera = self.cameras.get(event["camera"]) if event else None
             if event is not None and camera is not None:
                 risk, alert, reason = await self.fast(camera, event)
                 await self._store(event_id, risk, alert, reason)
@@ -221,7 +223,7 @@ class RiskService:
 
     async def _fallback(self, event_id: str, note: str, *, budget: bool = False) -> None:
         event = await self.store.get_event(event_id)
-        camera = self.config.cameras.get(event["camera"]) if event else None
+        camera = self.cameras.get(event["camera"]) if event else None
         if event is None or camera is None:
             return
         current = event.get("risk") or {}
@@ -310,7 +312,7 @@ class RiskService:
     async def _run(self, job: Job) -> None:
         assert self.provider is not None
         event = await self.store.get_event(job.event_id)
-        camera = self.config.cameras.get(event["camera"]) if event else None
+        camera = self.cameras.get(event["camera"]) if event else None
         if event is None or camera is None:
             await self.jobs.finish(job)
             return

@@ -25,12 +25,13 @@ from .search import parse_search
 
 T = TypeVar("T")
 
-JSON_FIELDS = ("labels", "zones", "objects", "risk")
+JSON_FIELDS = ("labels", "zones", "objects", "risk", "frigate")
+NULLABLE_JSON = ("risk", "frigate")
 BOOL_FIELDS = ("has_snapshot", "has_clip", "alert", "acknowledged", "protected")
 EVENT_COLUMNS = (
     "id", "camera", "start_time", "end_time", "labels", "zones", "objects", "top_score",
     "has_snapshot", "has_clip", "risk", "alert", "acknowledged", "protected", "updated_at",
-    "alert_reason",
+    "alert_reason", "source", "frigate", "dismissed",
 )
 
 
@@ -193,12 +194,13 @@ class Store:
     def _event_params(event: dict[str, Any]) -> dict[str, Any]:
         params = {k: event.get(k) for k in EVENT_COLUMNS}
         for key in JSON_FIELDS:
-            if params[key] is not None or key != "risk":
+            if params[key] is not None or key not in NULLABLE_JSON:
                 params[key] = json.dumps(params[key] if params[key] is not None else [])
         for key in BOOL_FIELDS:
             params[key] = int(bool(params[key]))
         params["top_score"] = float(params["top_score"] or 0.0)
         params["alert_reason"] = str(params["alert_reason"] or "")
+        params["source"] = str(params["source"] or "vigil")
         params["updated_at"] = time.time()
         return params
 
@@ -211,7 +213,7 @@ class Store:
             f"{c} = excluded.{c}" for c in EVENT_COLUMNS
             # User flags, risk/alert and has_clip have their own rules or owners.
             if c not in ("id", "camera", "acknowledged", "protected", "risk", "alert",
-                         "alert_reason", "has_clip")
+                         "alert_reason", "has_clip", "dismissed", "has_snapshot")
         )
         # Rules assessments never overwrite an LLM's; an alert once raised stays raised.
         updates += (
@@ -221,6 +223,9 @@ class Store:
             ", alert_reason = CASE WHEN events.alert = 1 THEN events.alert_reason "
             "ELSE excluded.alert_reason END"
             ", alert = MAX(events.alert, excluded.alert)"
+            ", dismissed = COALESCE(excluded.dismissed, events.dismissed)"
+            # A snapshot once written stays (a later flush may not know of it).
+            ", has_snapshot = MAX(events.has_snapshot, excluded.has_snapshot)"
         )
         sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
                f"ON CONFLICT(id) DO UPDATE SET {updates}")
@@ -318,8 +323,23 @@ class Store:
     def close_dangling_events(self) -> int:
         """After a crash, events left open are closed at their last update."""
         return self.write_sync(lambda c: c.execute(
-            "UPDATE events SET end_time = MAX(start_time, updated_at) WHERE end_time IS NULL"
+            # Frigate's events stay open: their ``end`` message closes them after a restart.
+            "UPDATE events SET end_time = MAX(start_time, updated_at) WHERE end_time IS NULL "
+            "AND source != 'frigate'"
         ).rowcount)
+
+    async def set_columns(self, event_id: str, **values: Any) -> dict[str, Any] | None:
+        """Update a few columns of an event (has_snapshot, has_clip, dismissed...)."""
+        allowed = {"has_snapshot", "has_clip", "dismissed", "end_time"}
+        bad = set(values) - allowed
+        if bad:
+            raise ValueError(sorted(bad)[0])
+        cols = ", ".join(f"{k} = ?" for k in values)
+        args = [int(v) if isinstance(v, bool) else v for v in values.values()]
+        await self.write(lambda c: c.execute(
+            f"UPDATE events SET {cols}, updated_at = ? WHERE id = ?",
+            (*args, time.time(), event_id)))
+        return await self.get_event(event_id)
 
     async def count_events(self) -> int:
         return await self.read(

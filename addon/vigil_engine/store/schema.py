@@ -127,3 +127,32 @@ MIGRATIONS.append(
     "INSERT INTO events_fts (rowid, event_id, body) SELECT rowid, id, "
     + _FTS_BODY.replace("new.", "events.") + " FROM events;"
 )
+
+MIGRATIONS.append(
+    # 5: events from other sources (Frigate): origin, source metadata, dismissal; the
+    # Frigate bridge's own index (dedupe, durable clip downloads, write-back).
+    """
+    ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'vigil';
+    ALTER TABLE events ADD COLUMN frigate TEXT;
+    ALTER TABLE events ADD COLUMN dismissed TEXT;
+    CREATE TABLE frigate_events (
+        server TEXT NOT NULL,
+        frigate_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        camera TEXT NOT NULL,
+        frigate_camera TEXT NOT NULL,
+        state TEXT NOT NULL,
+        clip_status TEXT NOT NULL DEFAULT 'none',
+        clip_attempts INTEGER NOT NULL DEFAULT 0,
+        clip_next REAL NOT NULL DEFAULT 0,
+        clip_error TEXT NOT NULL DEFAULT '',
+        clip_path TEXT,
+        described TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (server, frigate_id)
+    );
+    CREATE UNIQUE INDEX frigate_events_event ON frigate_events (event_id);
+    CREATE INDEX frigate_events_clip_due ON frigate_events (clip_status, clip_next);
+    """
+)

@@ -241,6 +241,7 @@ function cameraTile(name) {
   let blobUrl = null;
   let streaming = false;
   let busy = false;
+  let frigate = false; // Frigate's cameras: stills from Frigate, no MJPEG here
 
   async function refresh() {
     if (streaming || busy) return;
@@ -266,6 +267,7 @@ function cameraTile(name) {
   }
 
   node.addEventListener("click", () => {
+    if (frigate) return;
     streaming = !streaming;
     node.classList.toggle("expanded", streaming);
     if (streaming) img.src = `api/cameras/${enc(name)}/mjpeg?fps=5`;
@@ -279,7 +281,9 @@ function cameraTile(name) {
       badge.textContent = online ? "online" : "offline";
       badge.className = `badge ${online ? "ok" : "bad"}`;
       badge.title = cam.error || "";
-      fps.textContent = `${num(cam.fps)} fps`;
+      frigate = cam.source === "frigate";
+      fps.textContent = frigate ? `Frigate · ${cam.server}` : `${num(cam.fps)} fps`;
+      if (frigate) node.title = "Picture from Frigate";
       const counts = Object.entries(cam.objects || {}).filter(([, n]) => n > 0);
       objects.textContent = counts.length
         ? counts.map(([label, n]) => `${label} ${n}`).join(" · ") : "no objects";

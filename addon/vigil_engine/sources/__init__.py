@@ -1,0 +1,1 @@
+"""Inputs other than Vigil's own cameras."""
