@@ -95,7 +95,7 @@ def test_night_armed_away_loitering_at_back_door_is_high_or_critical(
     assert alert and "reaches" in reason
     # Explainable: the reasoning names each factor with its weight and the total.
     for factor in ("person present (+20)", "night (02:10) (+20)", "armed away (+20)",
-                   "loitering (+20)", "in a high-sensitivity zone (+15)"):
+                   "loitering (+20)", "in a high-sensitivity zone (the porch) (+15)"):
         assert factor in risk["reasoning"]
     assert risk["reasoning"].endswith(f"= {risk['risk_score']}")
     assert risk["summary"].endswith(".") and "Back door" in risk["summary"]

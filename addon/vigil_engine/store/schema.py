@@ -127,3 +127,8 @@ MIGRATIONS.append(
     "INSERT INTO events_fts (rowid, event_id, body) SELECT rowid, id, "
     + _FTS_BODY.replace("new.", "events.") + " FROM events;"
 )
+
+MIGRATIONS.append(
+    # 5: the latest escalation of an event (it got worse after it was announced)
+    "ALTER TABLE events ADD COLUMN escalation TEXT;"
+)
