@@ -227,5 +227,31 @@ def test_eval_risk_grades_the_rules_on_the_described_scenarios() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == "provider: rules"
-    assert lines[-1] == "agreement: 8/8 (100%)"
-    assert sum(line.rstrip().endswith("yes") for line in lines) == 8
+    assert lines[-1] == "agreement: 13/13 (100%)"
+    assert sum(line.rstrip().endswith("yes") for line in lines) == 13
+    # Agreement per group, homes outside UTC+-0 included (night is their local night).
+    assert lines[-4:-1] == ["group london: 8/8 (100%)", "group san_francisco: 3/3 (100%)",
+                            "group auckland: 2/2 (100%)"]
+    assert "[auckland, Pacific/Auckland]" in lines
+
+
+def test_summary_shows_the_homes_local_time_and_zone(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    config = parse_config({
+        "data_dir": str(tmp_path),
+        "location": {"latitude": 37.77, "longitude": -122.42,
+                     "timezone": "America/Los_Angeles"},
+        "cameras": {"front_door": cam("front door", "stoop", "normal")}})
+    store = Store(tmp_path / "vigil.db")
+    try:
+        svc = RiskService(config, store, EventBus())
+        # 17:30 on a June evening in San Francisco is 00:30 UTC the next day: daylight.
+        start = datetime(2026, 6, 20, 17, 30, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp()
+        ev = event("front_door", start, [obj("person", start, 10, zones=["stoop"])])
+        risk, _, _ = asyncio.run(svc.fast(config.cameras["front_door"], ev))
+    finally:
+        store.close()
+    assert risk["summary"] == "Person approaching at Front door (the stoop) at 17:30."
+    assert "night" not in risk["reasoning"] and risk["risk_level"] == "low"
+    assert "in a watched zone (the stoop)" in risk["reasoning"]

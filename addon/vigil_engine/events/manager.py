@@ -192,12 +192,13 @@ class EventManager:
         ev = self.current
         if ev is None:
             return
-        self.current = None
         self.last_end = end_time
         for t in ev.members.values():
             if t.event_id == ev.id:
                 t.event_id = None
         await self._flush(ev, end_time, "end", end_time=end_time)
+        # Only now is it over for API readers too: no "no event open" before the row says so.
+        self.current = None
         if self.risk is not None and self.risk_enabled:
             await self.risk.event_closed(ev.id)  # its job was queued with the closing row
         for oid in [*ev.members, *ev.frozen]:
