@@ -255,3 +255,54 @@ def test_summary_shows_the_homes_local_time_and_zone(tmp_path: Path) -> None:
     assert risk["summary"] == "Person approaching at Front door (the stoop) at 17:30."
     assert "night" not in risk["reasoning"] and risk["risk_level"] == "low"
     assert "in a watched zone (the stoop)" in risk["reasoning"]
+
+
+def test_a_second_camera_joining_escalates_the_announced_event(
+        service: RiskService, config: Config) -> None:
+    from vigil_engine.risk.escalation import escalation_of
+
+    ev = event("front_door", DAY, [obj("person", DAY, 20, zones=["entrance"])])
+    risk, alert, _ = assess(service, config, ev)
+    assert risk["risk_level"] == "low" and not alert
+    stored, escalated = asyncio.run(service.store.upsert_event(
+        {**ev, "risk": risk, "alert": alert}, escalate=escalation_of))
+    assert stored is not None and stored["escalation"] is None and not escalated  # announced
+    # The same person was on the driveway camera a minute before: now medium, alert.
+    store_event(service, event("driveway", DAY - 60, [obj("person", DAY - 60, 20,
+                                                          zones=["drive"])]))
+    risk, alert, _ = assess(service, config, ev)
+    stored, escalated = asyncio.run(service.store.upsert_event(
+        {**ev, "risk": risk, "alert": alert}, escalate=escalation_of))
+    assert escalated and stored is not None
+    esc = stored["escalation"]
+    assert {k: esc[k] for k in ("alert_raised", "previous_level", "level", "previous_alert",
+                                "alert", "reason")} == {
+        "alert_raised": True, "previous_level": "low", "level": "medium",
+        "previous_alert": False, "alert": True, "reason": "second_camera"}
+    # Nothing new: the escalation stays on the row, no second one is announced.
+    stored, escalated = asyncio.run(service.store.upsert_event(
+        {**ev, "risk": risk, "alert": alert}, escalate=escalation_of))
+    assert not escalated and stored is not None and stored["escalation"] == esc
+
+
+def test_a_late_intermediate_llm_result_never_replaces_the_final_one(
+        service: RiskService) -> None:
+    from vigil_engine.risk.escalation import escalation_of
+    from vigil_engine.risk.model import assessment
+
+    ev = event("back_door", NIGHT, [obj("person", NIGHT, 20, zones=["porch"])])
+    store_event(service, ev)
+
+    def llm(score: int, scope: str) -> dict[str, Any]:
+        return assessment(score=score, activity="visitor", summary=f"{scope} answer",
+                          reasoning="r", entities=[], provider="openai", model="m",
+                          latency_ms=1.0, status="final", scope=scope)
+
+    final, escalated = asyncio.run(service.store.set_risk(
+        ev["id"], llm(90, "event"), True, "risk critical", escalate=escalation_of))
+    assert final is not None and final["risk"]["summary"] == "event answer"
+    late, escalated = asyncio.run(service.store.set_risk(
+        ev["id"], llm(10, "intermediate"), False, "", escalate=escalation_of,
+        intermediate=True))
+    assert late is not None and late["risk"]["summary"] == "event answer" and not escalated
+    assert late["risk"]["risk_score"] == 90 and late["alert"] is True
