@@ -301,6 +301,9 @@ def test_a_late_intermediate_llm_result_never_replaces_the_final_one(
     final, escalated = asyncio.run(service.store.set_risk(
         ev["id"], llm(90, "event"), True, "risk critical", escalate=escalation_of))
     assert final is not None and final["risk"]["summary"] == "event answer"
+    # The LLM's answer raised the alert of the announced event: an escalation by the LLM.
+    assert escalated and final["escalation"]["reason"] == "llm"
+    assert final["escalation"]["alert_raised"] and final["escalation"]["level"] == "critical"
     late, escalated = asyncio.run(service.store.set_risk(
         ev["id"], llm(10, "intermediate"), False, "", escalate=escalation_of,
         intermediate=True))
