@@ -1,7 +1,9 @@
 """Run described scenarios through a risk provider and report agreement.
 
 Lets a user judge a model before trusting it with alerts: every scenario has
-the levels a household would accept; the table shows what the provider said.
+the levels a household would accept; the table shows what the provider said,
+then the agreement per scenario group (each home, with its own location and
+time zone: night and the times in summaries are that home's local ones).
 """
 
 from __future__ import annotations
@@ -66,49 +68,78 @@ def scenario_event(sc: dict[str, Any], tz: ZoneInfo | None) -> dict[str, Any]:
             "labels": sorted({o["label"] for o in objects}), "zones": [], "objects": objects}
 
 
-async def grade(args: argparse.Namespace, doc: dict[str, Any]) -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        config = build_config(doc, args, Path(tmp))
-        store = Store(Path(tmp) / "vigil.db")
-        service = RiskService(config, store, EventBus())
-        tz = service.builder.tz
-        agree = 0
-        rows = []
-        try:
-            for sc in doc["scenarios"]:
-                await service.set_mode(sc.get("arm_mode", "home"))
-                event = scenario_event(sc, tz)
-                camera = config.cameras[sc["camera"]]
-                ctx = await service.builder.build(camera, event)
-                started = time.perf_counter()
-                if service.provider is None:
-                    result = rules.score(camera, ctx)
-                    score, activity = result["risk_score"], result["activity_type"]
+def homes_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Scenario files list homes (location + cameras); an older flat file is one home."""
+    if "homes" in doc:
+        return dict(doc["homes"])
+    return {"home": {"location": doc.get("location", {}), "cameras": doc["cameras"]}}
+
+
+async def grade_home(args: argparse.Namespace, home: dict[str, Any],
+                     scenarios: list[dict[str, Any]], tmp: Path) -> list[tuple[Any, ...]]:
+    config = build_config(home, args, tmp)
+    store = Store(tmp / "vigil.db")
+    service = RiskService(config, store, EventBus())
+    tz = service.builder.tz
+    rows = []
+    try:
+        for sc in scenarios:
+            await service.set_mode(sc.get("arm_mode", "home"))
+            event = scenario_event(sc, tz)
+            camera = config.cameras[sc["camera"]]
+            ctx = await service.builder.build(camera, event)
+            started = time.perf_counter()
+            if service.provider is None:
+                result = rules.score(camera, ctx)
+                score, activity = result["risk_score"], result["activity_type"]
+                note = ""
+            else:
+                try:
+                    answer = await service.provider.complete(build_messages(ctx))
+                    score, activity = answer.data["risk_score"], answer.data["activity_type"]
                     note = ""
-                else:
-                    try:
-                        answer = await service.provider.complete(build_messages(ctx))
-                        score, activity = answer.data["risk_score"], answer.data["activity_type"]
-                        note = ""
-                    except (InvalidAnswer, ProviderError) as err:
-                        score, activity, note = -1, "-", f"error: {err}"
-                ms = (time.perf_counter() - started) * 1000
-                level = level_for(score) if score >= 0 else "-"
-                ok = level in sc["expect"]
-                agree += ok
-                rows.append((sc["name"], "/".join(sc["expect"]), level, score, activity, ms,
-                             "yes" if ok else "NO", note))
-        finally:
-            await service.stop()
-            store.close()
+                except (InvalidAnswer, ProviderError) as err:
+                    score, activity, note = -1, "-", f"error: {err}"
+            ms = (time.perf_counter() - started) * 1000
+            level = level_for(score) if score >= 0 else "-"
+            ok = level in sc["expect"]
+            rows.append((sc["name"], "/".join(sc["expect"]), level, score, activity, ms,
+                         "yes" if ok else "NO", note))
+    finally:
+        await service.stop()
+        store.close()
+    return rows
+
+
+async def grade(args: argparse.Namespace, doc: dict[str, Any]) -> int:
+    homes = homes_of(doc)
+    default = next(iter(homes))
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, home in homes.items():
+            scenarios = [sc for sc in doc["scenarios"] if sc.get("home", default) == name]
+            unknown = [sc["name"] for sc in doc["scenarios"] if sc.get("home", default)
+                       not in homes]
+            if unknown:
+                raise SystemExit(f"scenario {unknown[0]!r}: home is not in homes")
+            if scenarios:
+                (Path(tmp) / name).mkdir()
+                groups[name] = await grade_home(args, home, scenarios, Path(tmp) / name)
+    rows = [r for g in groups.values() for r in g]
     width = max(len(r[0]) for r in rows)
     print(f"provider: {args.provider}" + (f" ({args.model})" if args.model else ""))
     print(f"{'scenario':<{width}}  {'expected':<15} {'got':<9} {'score':>5}  "
           f"{'activity':<20} {'ms':>7}  agree")
-    for name, exp, level, score, activity, ms, ok, note in rows:
-        print(f"{name:<{width}}  {exp:<15} {level:<9} {score:>5}  {activity:<20} {ms:>7.1f}  "
-              f"{ok}{'  ' + note if note else ''}")
-    total = len(rows)
+    for group, group_rows in groups.items():
+        zone = homes[group].get("location", {}).get("timezone") or "engine's zone"
+        print(f"[{group}, {zone}]")
+        for name, exp, level, score, activity, ms, ok, note in group_rows:
+            print(f"{name:<{width}}  {exp:<15} {level:<9} {score:>5}  {activity:<20} "
+                  f"{ms:>7.1f}  {ok}{'  ' + note if note else ''}")
+    for group, group_rows in groups.items():
+        n = sum(r[6] == "yes" for r in group_rows)
+        print(f"group {group}: {n}/{len(group_rows)} ({100 * n / len(group_rows):.0f}%)")
+    agree, total = sum(r[6] == "yes" for r in rows), len(rows)
     print(f"agreement: {agree}/{total} ({100 * agree / total:.0f}%)")
     return 0 if agree == total or args.no_fail else 1
 

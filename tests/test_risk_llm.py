@@ -4,6 +4,7 @@ malformed answers, budgets and restarts. Real SQLite throughout."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import signal
 import sqlite3
@@ -245,9 +246,11 @@ def test_eval_risk_runs_scenarios_through_an_llm(llama: LlamaServer) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == "provider: openai (smollm2)"
-    rows = lines[2:-1]
-    assert len(rows) == 8
+    rows = [ln for ln in lines if re.search(r"\s(yes|NO)(\s|$)", ln)]
+    assert len(rows) == 13
+    assert [ln.split(":")[0] for ln in lines if ln.startswith("group ")] == [
+        "group london", "group san_francisco", "group auckland"]
     # Every row has a level from the model (the tiny model's judgement is not graded here).
     assert sum(any(f" {lv} " in r for lv in ("low", "medium", "high", "critical"))
                for r in rows) >= 6
-    assert lines[-1].startswith("agreement: ") and "/8" in lines[-1]
+    assert lines[-1].startswith("agreement: ") and "/13" in lines[-1]

@@ -95,7 +95,7 @@ def test_night_armed_away_loitering_at_back_door_is_high_or_critical(
     assert alert and "reaches" in reason
     # Explainable: the reasoning names each factor with its weight and the total.
     for factor in ("person present (+20)", "night (02:10) (+20)", "armed away (+20)",
-                   "loitering (+20)", "in a high-sensitivity zone (+15)"):
+                   "loitering (+20)", "in a high-sensitivity zone (the porch) (+15)"):
         assert factor in risk["reasoning"]
     assert risk["reasoning"].endswith(f"= {risk['risk_score']}")
     assert risk["summary"].endswith(".") and "Back door" in risk["summary"]
@@ -227,5 +227,85 @@ def test_eval_risk_grades_the_rules_on_the_described_scenarios() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert lines[0] == "provider: rules"
-    assert lines[-1] == "agreement: 8/8 (100%)"
-    assert sum(line.rstrip().endswith("yes") for line in lines) == 8
+    assert lines[-1] == "agreement: 13/13 (100%)"
+    assert sum(line.rstrip().endswith("yes") for line in lines) == 13
+    # Agreement per group, homes outside UTC+-0 included (night is their local night).
+    assert lines[-4:-1] == ["group london: 8/8 (100%)", "group san_francisco: 3/3 (100%)",
+                            "group auckland: 2/2 (100%)"]
+    assert "[auckland, Pacific/Auckland]" in lines
+
+
+def test_summary_shows_the_homes_local_time_and_zone(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    config = parse_config({
+        "data_dir": str(tmp_path),
+        "location": {"latitude": 37.77, "longitude": -122.42,
+                     "timezone": "America/Los_Angeles"},
+        "cameras": {"front_door": cam("front door", "stoop", "normal")}})
+    store = Store(tmp_path / "vigil.db")
+    try:
+        svc = RiskService(config, store, EventBus())
+        # 17:30 on a June evening in San Francisco is 00:30 UTC the next day: daylight.
+        start = datetime(2026, 6, 20, 17, 30, tzinfo=ZoneInfo("America/Los_Angeles")).timestamp()
+        ev = event("front_door", start, [obj("person", start, 10, zones=["stoop"])])
+        risk, _, _ = asyncio.run(svc.fast(config.cameras["front_door"], ev))
+    finally:
+        store.close()
+    assert risk["summary"] == "Person approaching at Front door (the stoop) at 17:30."
+    assert "night" not in risk["reasoning"] and risk["risk_level"] == "low"
+    assert "in a watched zone (the stoop)" in risk["reasoning"]
+
+
+def test_a_second_camera_joining_escalates_the_announced_event(
+        service: RiskService, config: Config) -> None:
+    from vigil_engine.risk.escalation import escalation_of
+
+    ev = event("front_door", DAY, [obj("person", DAY, 20, zones=["entrance"])])
+    risk, alert, _ = assess(service, config, ev)
+    assert risk["risk_level"] == "low" and not alert
+    stored, escalated = asyncio.run(service.store.upsert_event(
+        {**ev, "risk": risk, "alert": alert}, escalate=escalation_of))
+    assert stored is not None and stored["escalation"] is None and not escalated  # announced
+    # The same person was on the driveway camera a minute before: now medium, alert.
+    store_event(service, event("driveway", DAY - 60, [obj("person", DAY - 60, 20,
+                                                          zones=["drive"])]))
+    risk, alert, _ = assess(service, config, ev)
+    stored, escalated = asyncio.run(service.store.upsert_event(
+        {**ev, "risk": risk, "alert": alert}, escalate=escalation_of))
+    assert escalated and stored is not None
+    esc = stored["escalation"]
+    assert {k: esc[k] for k in ("alert_raised", "previous_level", "level", "previous_alert",
+                                "alert", "reason")} == {
+        "alert_raised": True, "previous_level": "low", "level": "medium",
+        "previous_alert": False, "alert": True, "reason": "second_camera"}
+    # Nothing new: the escalation stays on the row, no second one is announced.
+    stored, escalated = asyncio.run(service.store.upsert_event(
+        {**ev, "risk": risk, "alert": alert}, escalate=escalation_of))
+    assert not escalated and stored is not None and stored["escalation"] == esc
+
+
+def test_a_late_intermediate_llm_result_never_replaces_the_final_one(
+        service: RiskService) -> None:
+    from vigil_engine.risk.escalation import escalation_of
+    from vigil_engine.risk.model import assessment
+
+    ev = event("back_door", NIGHT, [obj("person", NIGHT, 20, zones=["porch"])])
+    store_event(service, ev)
+
+    def llm(score: int, scope: str) -> dict[str, Any]:
+        return assessment(score=score, activity="visitor", summary=f"{scope} answer",
+                          reasoning="r", entities=[], provider="openai", model="m",
+                          latency_ms=1.0, status="final", scope=scope)
+
+    final, escalated = asyncio.run(service.store.set_risk(
+        ev["id"], llm(90, "event"), True, "risk critical", escalate=escalation_of))
+    assert final is not None and final["risk"]["summary"] == "event answer"
+    # The LLM's answer raised the alert of the announced event: an escalation by the LLM.
+    assert escalated and final["escalation"]["reason"] == "llm"
+    assert final["escalation"]["alert_raised"] and final["escalation"]["level"] == "critical"
+    late, escalated = asyncio.run(service.store.set_risk(
+        ev["id"], llm(10, "intermediate"), False, "", escalate=escalation_of,
+        intermediate=True))
+    assert late is not None and late["risk"]["summary"] == "event answer" and not escalated
+    assert late["risk"]["risk_score"] == 90 and late["alert"] is True

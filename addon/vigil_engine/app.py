@@ -33,6 +33,7 @@ from .record.playback import PreviewCache
 from .record.recorder import Recorder
 from .record.retention import Retention
 from .record.service import ClipService
+from .risk.jobs import queue_final
 from .risk.service import RiskService
 from .sources.frigate.bridge import FrigateBridge, FrigateCamera
 from .store.db import Store
@@ -70,7 +71,9 @@ class Engine:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.token = load_or_create_token(self.data_dir, cfg.api.token)
         self.store = await asyncio.to_thread(Store, self.data_dir / "vigil.db")
-        closed = await asyncio.to_thread(self.store.close_dangling_events)
+        # Events a crash left open are closed with their scoring queued (never left pending).
+        closed = await asyncio.to_thread(self.store.close_dangling_events,
+                                         queue_final if cfg.risk.llm is not None else None)
         if closed:
             _LOGGER.warning("closed %d event(s) left open by an unclean shutdown", closed)
         instance = await asyncio.to_thread(self.store.get_meta, "instance_id")

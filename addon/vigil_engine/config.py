@@ -23,6 +23,9 @@ Polygon = tuple[Point, ...]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 DEFAULT_TRACK = ("person", "car", "dog", "cat")
+# Labels that cannot open an event while they keep the place they were first seen in
+# (parked vehicles); anything else in view at start-up or reconnect is reported.
+DEFAULT_IGNORE_STILL = ("car", "truck", "motorcycle")
 ROLES = ("detect", "record")
 
 
@@ -91,6 +94,7 @@ class ObjectFilter:
 class ObjectsConfig:
     track: tuple[str, ...] = DEFAULT_TRACK
     filters: dict[str, ObjectFilter] = field(default_factory=dict)
+    ignore_still_from_start: tuple[str, ...] = DEFAULT_IGNORE_STILL
 
     def filter_for(self, label: str) -> ObjectFilter:
         return self.filters.get(label, ObjectFilter())
@@ -570,6 +574,8 @@ CAMERA_SCHEMA = vol.Schema(
                     [_label], vol.Length(min=1)
                 ),
                 vol.Optional("filters", default={}): {_label: FILTER_SCHEMA},
+                vol.Optional("ignore_still_from_start",
+                             default=list(DEFAULT_IGNORE_STILL)): [_label],
             }
         ),
         vol.Optional("motion", default={}): vol.Schema(
@@ -980,7 +986,8 @@ def _build_camera(
         if f["min_area"] >= f["max_area"]:
             problems.append(f"{where}.objects.filters.{label}.min_area: must be below max_area")
         filters[label] = ObjectFilter(mask=mask, **f)
-    objects = ObjectsConfig(track=tuple(dict.fromkeys(o["track"])), filters=filters)
+    objects = ObjectsConfig(track=tuple(dict.fromkeys(o["track"])), filters=filters,
+                            ignore_still_from_start=tuple(o["ignore_still_from_start"]))
 
     m = cam["motion"]
     motion_mask = m.get("mask", ())

@@ -33,6 +33,14 @@ from .track.tracker import Tracker
 
 _LOGGER = logging.getLogger(__name__)
 
+def look_around_tiles(width: int, height: int) -> list[Box]:
+    """The whole frame, plus its corner squares so distant people keep their size."""
+    side = min(width, height)
+    return [(0, 0, width, height)] + [
+        (x, y, x + side, y + side) for x in sorted({0, width - side})
+        for y in sorted({0, height - side})]
+
+
 RecorderFactory = Callable[[CameraConfig, ActivityLog, asyncio.AbstractEventLoop], Recorder]
 
 
@@ -74,6 +82,10 @@ class CameraPipeline:
         self.activity = ActivityLog()
         self.recorder: Recorder | None = None
         self._recorder_factory = recorder_factory
+        # Whoever is already in view when the stream comes (back) online, or detection is
+        # switched back on, may never move: look at the whole frame once then.
+        self._scanned_connects = 0
+        self._scan_pending = True
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -125,6 +137,7 @@ class CameraPipeline:
             except TimeoutError:
                 # No frames (camera offline, stalled): events must still end on time.
                 try:
+                    await self._forget_if_blind(None)
                     await self.events.tick(time.time())
                 except Exception:
                     _LOGGER.exception("%s: failed to close an idle event", self.name)
@@ -136,11 +149,40 @@ class CameraPipeline:
             except Exception:
                 _LOGGER.exception("%s: failed to process a frame", self.name)
 
+    def _watched_tiles(self, width: int, height: int) -> list[Box]:
+        """Look-around tiles, minus those the motion mask hides (the user said: not there)."""
+        watch, step = self.motion.watch, self.motion.step
+        tiles = []
+        for x1, y1, x2, y2 in look_around_tiles(width, height):
+            part = watch[y1 // step: y2 // step + 1, x1 // step: x2 // step + 1]
+            if part.size and part.mean() >= 0.1:
+                tiles.append((x1, y1, x2, y2))
+        return tiles
+
+    async def _forget_if_blind(self, frame: Frame | None) -> bool:
+        """With detection switched off nobody can be followed: tracked objects are gone
+        (occupancy goes off, their event can end)."""
+        if self.detect_enabled or not self.tracker.tracks:
+            return False
+        now = frame.time if frame is not None else time.time()
+        update = self.tracker.forget_all(now)
+        if frame is None:
+            frame = Frame(camera=self.name, time=now, rgb=None, index=-1)
+        await self.events.process(frame, update)
+        return True
+
     async def _process(self, frame: Frame) -> None:
         start = time.perf_counter()
         if frame.rgb is not None:
             self.latest = frame
         self.stats.frames += 1
+        if not self.detect_enabled:
+            self._scan_pending = True
+        if await self._forget_if_blind(frame):
+            return
+        if self.capture is not None and self.capture.status.connects != self._scanned_connects:
+            self._scanned_connects = self.capture.status.connects
+            self._scan_pending = True
         if frame.motion is not None:
             motion = frame.motion
         elif frame.rgb is not None:
@@ -154,9 +196,12 @@ class CameraPipeline:
         detections = []
         if self.detect_enabled and frame.rgb is not None:
             look_at = [*motion.boxes, *self.tracker.regions_to_check(frame.time)]
-            if look_at:
-                regions = plan_regions(look_at, frame.rgb.shape[1], frame.rgb.shape[0],
-                                       self.pool.input_size)
+            h, w = frame.rgb.shape[:2]
+            scan = self._watched_tiles(w, h) if self._scan_pending else []
+            self._scan_pending = False
+            if look_at or scan:
+                regions = scan + (plan_regions(look_at, w, h, self.pool.input_size)
+                                  if look_at else [])
                 detections = await self.pool.detect(frame.rgb, regions, self._min_score,
                                                     self._labels)
                 self.stats.detect_runs += 1
@@ -167,8 +212,8 @@ class CameraPipeline:
         await self.events.process(frame, update)
         if self.capture is not None:
             # Full frames are needed while objects are being followed.
-            self.capture.wants_rgb = self.detect_enabled and bool(
-                self.tracker.regions_to_check(frame.time + 1.0 / self.config.detect.fps))
+            self.capture.wants_rgb = self.detect_enabled and (self._scan_pending or bool(
+                self.tracker.regions_to_check(frame.time + 1.0 / self.config.detect.fps)))
         ms = (time.perf_counter() - start) * 1000
         self.stats.process_ms = self.stats.process_ms * 0.9 + ms * 0.1
 
@@ -202,9 +247,7 @@ class CameraPipeline:
         if frame is None or frame.rgb is None:
             raise LookupError(f"camera {self.name!r} has not delivered a frame yet")
         h, w = frame.rgb.shape[:2]
-        side = min(w, h)
-        tiles: list[Box] = [(0, 0, w, h)] + [
-            (x, y, x + side, y + side) for x in {0, w - side} for y in {0, h - side}]
+        tiles = look_around_tiles(w, h)
         detections = await self.pool.detect(frame.rgb, tiles, self._min_score, self._labels)
         f = self.config.objects.filter_for
         found = [d for d in detections if d.score >= f(d.label).threshold

@@ -11,7 +11,8 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["new", "update", "end", "mode"]
+# "escalate": an announced event got worse (level rose or alert raised); sent after "update".
+Kind = Literal["new", "update", "end", "mode", "escalate"]
 
 
 @dataclass(frozen=True, slots=True)

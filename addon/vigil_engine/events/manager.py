@@ -1,9 +1,11 @@
 """Turns tracked objects into events for one camera.
 
-An event is a period of activity: it opens when a confirmed, moving object
-appears, gathers every object seen meanwhile, and closes after
-``idle_timeout`` without activity or at ``max_length``. Every change is in
-SQLite before it is published; snapshots are on disk before the row says so.
+An event is a period of activity: it opens when a confirmed object that may
+open one appears (anything moving, or a person even standing still), gathers
+every object seen meanwhile, and closes after ``idle_timeout`` without
+activity or at ``max_length``; then a follow-on event carries everyone still
+present. Every change is in SQLite before it is published (with its
+escalation, when it got worse); snapshots are on disk before the row says so.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..capture.source import Frame
 from ..config import CameraConfig
+from ..risk.escalation import escalation_of
 from ..store.db import Store
-from ..track.tracker import TrackedObject, TrackUpdate
+from ..track.tracker import STATIONARY_RECHECK, TrackedObject, TrackUpdate
 
 if TYPE_CHECKING:
     from ..risk.service import RiskService
@@ -109,19 +112,29 @@ class EventManager:
         ev = self.current
         if ev is not None:
             for t in update.seen:
-                if t.confirmed and t.moved and t.id not in ev.members and t.id not in ev.frozen:
+                if t.relevant and t.id not in ev.members and t.id not in ev.frozen:
                     ev.members[t.id] = t
                     t.event_id = ev.id
                     ev.dirty = True
             for t in ev.members.values():
                 if t.keeps_event_alive:
-                    ev.last_activity = max(ev.last_activity, t.last_seen)
+                    # A person standing still is only looked at every few seconds; while
+                    # the tracker has not missed them they are there now.
+                    present = t.stationary and t.missing_since is None
+                    ev.last_activity = max(ev.last_activity, now if present else t.last_seen)
                 if t in update.seen:
                     ev.dirty = True
             if now - ev.last_activity >= self.idle_timeout:
                 await self.close(ev.last_activity)
             elif now - ev.start_time >= self.max_length:
                 await self.close(now)
+                # Activity that outlasts max_length goes on in a follow-on event with
+                # everyone still there (a person standing still, too).
+                carry = [t for t in update.present if t.relevant and t.missing_since is None
+                         and now - t.last_seen <= 2 * STATIONARY_RECHECK]
+                if any(t.keeps_event_alive for t in carry):
+                    self._remember_best(frame, update)
+                    await self._open(carry, now)
             elif ev.dirty and now - ev.last_flush >= FLUSH_INTERVAL:
                 await self._flush(ev, now, "update")
             if (self.current is ev and self.risk is not None and self.risk_enabled
@@ -130,9 +143,8 @@ class EventManager:
                 await self.risk.event_long(ev.id)
 
         if self.current is None:
-            starters = [t for t in update.seen if t.active]
+            starters = [t for t in update.seen if t.keeps_event_alive]
             if starters:
-                # A chained event (after max_length) starts with this frame as its snapshot.
                 self._remember_best(frame, update)
                 await self._open(starters, now)
 
@@ -154,7 +166,7 @@ class EventManager:
         frame_area = frame.rgb.shape[0] * frame.rgb.shape[1]
         # Only objects that can be part of an event keep a frame in memory
         # (a parked car that never moved would otherwise pin one forever).
-        for t in (t for t in confirmed if t.moved):
+        for t in (t for t in confirmed if t.relevant):
             q = frame_quality(t.scores[-1], t.area, frame_area)
             best = self.best.get(t.id)
             if best is None or q > best.quality:
@@ -169,7 +181,7 @@ class EventManager:
         for t in starters:
             ev.members[t.id] = t
             t.event_id = ev.id
-        ev.last_activity = max(t.last_seen for t in starters)
+        ev.last_activity = max(t.last_seen for t in starters if t.keeps_event_alive)
         self.current = ev
         self.opened += 1
         await self._flush(ev, now, "new")
@@ -180,14 +192,15 @@ class EventManager:
         ev = self.current
         if ev is None:
             return
-        self.current = None
         self.last_end = end_time
         for t in ev.members.values():
             if t.event_id == ev.id:
                 t.event_id = None
         await self._flush(ev, end_time, "end", end_time=end_time)
+        # Only now is it over for API readers too: no "no event open" before the row says so.
+        self.current = None
         if self.risk is not None and self.risk_enabled:
-            await self.risk.event_closed(ev.id)
+            await self.risk.event_closed(ev.id)  # its job was queued with the closing row
         for oid in [*ev.members, *ev.frozen]:
             self.best.pop(oid, None)  # the next event gets fresh snapshots
         _LOGGER.info("%s: event %s closed after %.1f s", self.name, ev.id,
@@ -216,6 +229,7 @@ class EventManager:
             "alert_reason": "",
             "acknowledged": False,
             "protected": False,
+            "escalation": None,
         }
 
     async def _flush(self, ev: OpenEvent, now: float, kind: str,
@@ -230,15 +244,22 @@ class EventManager:
                 self.camera, event)
             if kind == "new":
                 self.open_to_risk_ms = (time.perf_counter() - risk_started) * 1000
-        await self.store.upsert_event(event)  # durable before anyone hears of it
+        also = None
+        if kind == "end" and self.risk is not None and self.risk_enabled:
+            also = self.risk.closing_job(ev.id)  # queued in the transaction that closes it
+        # Durable before anyone hears of it, escalation included.
+        stored, escalated = await self.store.upsert_event(event, also=also,
+                                                          escalate=escalation_of)
         if kind == "new":
             self.open_to_announce_ms = (time.perf_counter() - started) * 1000
         ev.last_flush = now
         ev.dirty = False
-        stored = await self.store.get_event(ev.id) or event
+        stored = stored or event
         if kind == "new":
             stored["opened_at"] = ev.opened_at  # lets clients measure alert latency
         self.bus.publish(kind, stored)  # type: ignore[arg-type]
+        if escalated:
+            self.bus.publish("escalate", stored)
 
     async def _write_snapshots(self, ev: OpenEvent, now: float, force: bool) -> bool:
         if not force and now - ev.last_snapshot < SNAPSHOT_INTERVAL:

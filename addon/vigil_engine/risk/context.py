@@ -85,9 +85,14 @@ class RiskContext:
     cross_camera: list[CrossSighting] = field(default_factory=list)
     snapshot: str | None = None  # path of the best snapshot, for vision models
 
+    timezone: str = ""  # the camera's configured time zone (local_time is in it)
+
     @property
     def labels(self) -> set[str]:
         return {o.label for o in self.objects}
+
+    def count(self, label: str) -> int:
+        return most_at_once(self.objects, label)
 
     def for_prompt(self) -> dict[str, Any]:
         """What the LLM sees: facts only, no file paths or internal ids."""
@@ -100,10 +105,25 @@ class RiskContext:
             obj.pop("first_seen", None)
             obj.pop("last_seen", None)
         data["duration"] = round(self.duration, 1)
+        data["counts"] = {label: self.count(label) for label in sorted(self.labels)}
         data.pop("start_time", None)
         data["baseline"] = {k: {"days_seen_at_this_hour": v.days_seen, "days_of_history":
                                 v.days_known} for k, v in self.baseline.items()}
         return data
+
+
+def most_at_once(objects: list[ObjectContext], label: str) -> int:
+    """How many of ``label`` were in view at the same time: what a person would count.
+
+    Two people walking in and out of view repeatedly are many tracks but two people."""
+    marks = sorted(mark for o in objects if o.label == label
+                   for mark in ((o.first_seen, 1), (o.last_seen, -1)))
+    # At equal times a departure sorts first: one who left as another came is one person.
+    best = now = 0
+    for _, step in marks:
+        now += step
+        best = max(best, now)
+    return best
 
 
 def direction_of(path: list[list[float]]) -> str:
@@ -177,7 +197,8 @@ class ContextBuilder:
             weekday=local.strftime("%A"), is_night=self.is_night(start),
             arm_mode=await self.arm_mode(), objects=objects,
             recent_events_hour=stats["hour"], recent_events_day=stats["day"],
-            baseline=stats["baseline"], cross_camera=stats["cross"], snapshot=snapshot)
+            baseline=stats["baseline"], cross_camera=stats["cross"], snapshot=snapshot,
+            timezone=self.config.location.timezone or local.strftime("%Z"))
 
     def _history(self, c: sqlite3.Connection, camera: str, event_id: str, start: float,
                  labels: list[str]) -> dict[str, Any]:

@@ -22,25 +22,32 @@ class Job:
     attempts: int
 
 
+def enqueue_sql(c: sqlite3.Connection, event_id: str, kind: str, *,
+                reset: bool = False) -> None:
+    """Queue (or re-queue) scoring inside the caller's transaction."""
+    now = time.time()
+    c.execute(
+        "INSERT INTO risk_jobs (event_id, kind, status, attempts, next_attempt, "
+        "created_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?, ?) "
+        "ON CONFLICT(event_id) DO UPDATE SET kind = excluded.kind, status = 'pending', "
+        "next_attempt = MIN(risk_jobs.next_attempt, excluded.next_attempt), "
+        "updated_at = excluded.updated_at" + (", attempts = 0, last_error = ''"
+                                              if reset else ""),
+        (event_id, kind, now, now, now))
+
+
+def queue_final(c: sqlite3.Connection, event_id: str) -> None:
+    """The final scoring of a closed event (also for events closed by crash recovery)."""
+    enqueue_sql(c, event_id, "final")
+
+
 class JobQueue:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     async def enqueue(self, event_id: str, kind: str, *, reset: bool = False) -> None:
         """Queue (or re-queue) scoring; a final job supersedes an intermediate one."""
-        now = time.time()
-
-        def q(c: sqlite3.Connection) -> None:
-            c.execute(
-                "INSERT INTO risk_jobs (event_id, kind, status, attempts, next_attempt, "
-                "created_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?, ?) "
-                "ON CONFLICT(event_id) DO UPDATE SET kind = excluded.kind, status = 'pending', "
-                "next_attempt = MIN(risk_jobs.next_attempt, excluded.next_attempt), "
-                "updated_at = excluded.updated_at" + (", attempts = 0, last_error = ''"
-                                                      if reset else ""),
-                (event_id, kind, now, now, now))
-
-        await self.store.write(q)
+        await self.store.write(lambda c: enqueue_sql(c, event_id, kind, reset=reset))
 
     def recover_sync(self) -> int:
         """Jobs left running by a crash or stop are pending again."""

@@ -8,7 +8,7 @@ from typing import Any
 from ..config import ACTIVITY_TYPES
 from .context import RiskContext
 
-PROMPT_VERSION = "risk-v1"
+PROMPT_VERSION = "risk-v2"  # v2: facts carry timezone and counts (most in view at once)
 
 SYSTEM = (
     "You are the analyst of a home security system. You receive facts about one event "
@@ -16,7 +16,8 @@ SYSTEM = (
     "specific: most activity is harmless (residents, deliveries, passers-by, animals). "
     "Raise the score for people at night, while the house is armed, loitering, in "
     "sensitive zones, seen on several cameras approaching the house, or doing what is "
-    "unusual for that camera at that hour. Answer with JSON only."
+    "unusual for that camera at that hour. Times are the camera's local time; counts "
+    "are how many were in view at once. Answer with JSON only."
 )
 
 INSTRUCTIONS = (

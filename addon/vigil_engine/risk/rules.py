@@ -26,9 +26,14 @@ def entities(ctx: RiskContext) -> list[dict[str, Any]]:
              "loitering": o.loitering} for o in ctx.objects]
 
 
+def zone_label(name: str, description: str) -> str:
+    """A zone as the user configured it: its description, else its name."""
+    return description or name.replace("_", " ")
+
+
 def _place(camera: CameraConfig, ctx: RiskContext) -> str:
     name = camera.name.replace("_", " ").capitalize()
-    zones = sorted({z.name.replace("_", " ") for o in ctx.objects for z in o.zones})
+    zones = sorted({zone_label(z.name, z.description) for o in ctx.objects for z in o.zones})
     return f"{name} ({', '.join(zones)})" if zones else name
 
 
@@ -40,11 +45,12 @@ def score(camera: CameraConfig, ctx: RiskContext, *, status: str = "final",
     people = [o for o in ctx.objects if o.label == "person"]
     vehicles = [o for o in ctx.objects if o.label in VEHICLES]
     animals_only = bool(labels) and labels <= ANIMALS
+    headcount = ctx.count("person")  # most in view at once, not one per track
 
     if people:
         factors.append(("person present", 20))
-        if len(people) >= 3:
-            factors.append((f"{len(people)} people", 5))
+        if headcount >= 3:
+            factors.append((f"{headcount} people", 5))
     elif vehicles:
         factors.append(("vehicle present", 10))
     elif animals_only:
@@ -57,11 +63,13 @@ def score(camera: CameraConfig, ctx: RiskContext, *, status: str = "final",
         if arm and (people or arm < 0):
             factors.append((f"armed {ctx.arm_mode}" if arm > 0 else ctx.arm_mode, arm))
 
-        sens = max((SENSITIVITY[z.sensitivity] for o in ctx.objects for z in o.zones),
-                   default=0)
+        zones = [z for o in ctx.objects for z in o.zones]
+        sens = max((SENSITIVITY[z.sensitivity] for z in zones), default=0)
         if sens:
-            factors.append(("in a high-sensitivity zone" if sens >= 15 else "in a watched zone",
-                            sens))
+            where = sorted({zone_label(z.name, z.description) for z in zones
+                            if SENSITIVITY[z.sensitivity] == sens})
+            factors.append((("in a high-sensitivity zone" if sens >= 15 else "in a watched zone")
+                            + f" ({', '.join(where)})", sens))
         if any(o.loitering for o in people):
             factors.append(("loitering", 20))
         elif any(o.dwell >= 60 for o in people):
@@ -86,7 +94,7 @@ def score(camera: CameraConfig, ctx: RiskContext, *, status: str = "final",
         total = min(total, 25)
     total = max(0, min(100, total))
     activity = _activity(ctx, camera, people, vehicles, animals_only, total)
-    summary = _summary(camera, ctx, activity, people, vehicles)
+    summary = _summary(camera, ctx, activity, headcount, vehicles)
     reasoning = "; ".join(f"{name} ({w:+d})" for name, w in factors) or "nothing notable"
     reasoning += f" = {total}"
     if note:
@@ -126,11 +134,11 @@ def _activity(ctx: RiskContext, camera: CameraConfig, people: list[Any], vehicle
     return "unknown"
 
 
-def _summary(camera: CameraConfig, ctx: RiskContext, activity: str, people: list[Any],
+def _summary(camera: CameraConfig, ctx: RiskContext, activity: str, headcount: int,
              vehicles: list[Any]) -> str:
     place = _place(camera, ctx)
-    if people:
-        who = "Person" if len(people) == 1 else f"{len(people)} people"
+    if headcount:
+        who = "Person" if headcount == 1 else f"{headcount} people"
         what = {"loitering": "loitering", "intrusion": "in a protected area",
                 "suspicious_behavior": "moving around", "passerby": "passing by",
                 "visitor": "approaching", "resident_activity": "about, as usual"}.get(

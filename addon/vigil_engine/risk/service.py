@@ -24,13 +24,43 @@ from ..events.bus import EventBus
 from ..store.db import Store
 from . import rules
 from .alerts import decide, earlier_alert_sql
-from .context import ContextBuilder
-from .jobs import Job, JobQueue
-from .model import assessment
+from .context import ContextBuilder, RiskContext
+from .escalation import escalation_of
+from .jobs import Job, JobQueue, queue_final
+from .model import LEVEL_RANK, assessment, level_for
 from .prompt import PROMPT_VERSION, build_messages
 from .providers import InvalidAnswer, Provider, ProviderError, make_provider
 
 _LOGGER = logging.getLogger(__name__)
+
+
+HARD_ACTIVITIES = ("loitering", "intrusion")
+GUARDED_MODES = ("away", "night", "vacation")
+FLOOR_SCORE = 60  # the lowest "high" score
+
+
+def hold_hard_facts(llm: dict[str, Any], base: dict[str, Any],
+                    ctx: RiskContext) -> dict[str, Any]:
+    """An LLM may refine the rules but not erase hard facts.
+
+    While the house is armed away (or night/vacation) or it is dark, a loitering or
+    intrusion found by the rules keeps the event at ``high`` or above, whatever a
+    model (or text shown to it in a snapshot) says; the reasoning names the rule."""
+    guarded = ctx.arm_mode in GUARDED_MODES or ctx.is_night
+    if (base["activity_type"] not in HARD_ACTIVITIES or not guarded
+            or LEVEL_RANK[llm["risk_level"]] >= LEVEL_RANK["high"]):
+        return llm
+    when = f"armed {ctx.arm_mode}" if ctx.arm_mode in GUARDED_MODES else "at night"
+    held = dict(base, provider=llm["provider"], model=llm["model"],
+                latency_ms=llm["latency_ms"], status=llm["status"],
+                **{k: llm[k] for k in ("prompt_version", "tokens", "scope") if k in llm})
+    held.update(risk_score=FLOOR_SCORE, risk_level=level_for(FLOOR_SCORE),
+                held_by_rule=True)
+    held["reasoning"] = (
+        f"Rule held: {base['activity_type']} {when} stays high or above "
+        f"({base['summary'].rstrip('.')}). The model said {llm['risk_score']} "
+        f"({llm['activity_type']}): {llm['reasoning']}")[:900]
+    return held
 
 
 class CircuitBreaker:
@@ -171,11 +201,12 @@ class RiskService:
         except (InvalidAnswer, ProviderError, TimeoutError) as err:
             return rules.score(camera, ctx, status="fallback", note=f"LLM: {err}")
         await self._record_usage(answer.prompt_tokens, answer.completion_tokens)
-        return assessment(
+        return hold_hard_facts(assessment(
             score=answer.data["risk_score"], activity=answer.data["activity_type"],
             summary=answer.data["summary"], reasoning=answer.data["reasoning"],
             entities=rules.entities(ctx), provider=self.provider.name, model=answer.model,
-            latency_ms=answer.latency_ms, status="final", prompt_version=PROMPT_VERSION)
+            latency_ms=answer.latency_ms, status="final", prompt_version=PROMPT_VERSION),
+            rules.score(camera, ctx), ctx)
 
     async def _alert(self, camera: CameraConfig, event: dict[str, Any],
                      risk: dict[str, Any]) -> tuple[bool, str]:
@@ -187,10 +218,16 @@ class RiskService:
 
     # ------------------------------------------------------------------ jobs
 
+    def closing_job(self, event_id: str) -> Any:
+        """The SQL step that queues a closing event's final scoring (in its transaction)."""
+        if not self.uses_llm:
+            return None
+        return lambda c: queue_final(c, event_id)
+
     async def event_closed(self, event_id: str) -> None:
+        """The closing row has queued the job already; wake the worker."""
         if not self.uses_llm:
             return
-        await self.jobs.enqueue(event_id, "final")
         if self.circuit.state == "open":
             # The LLM is known to be down: fall back now, rescore when it returns.
             await self._fallback(event_id, "LLM unavailable; scored by rules, will rescore")
@@ -215,11 +252,14 @@ class RiskService:
         return (await self.jobs.get(event_id)) or {"event_id": event_id, "status": "pending"}
 
     async def _store(self, event_id: str, risk: dict[str, Any], alert: bool,
-                     reason: str) -> None:
-        updated = await self.store.set_risk(event_id, risk, alert, reason)
+                     reason: str, *, intermediate: bool = False) -> None:
+        updated, escalated = await self.store.set_risk(
+            event_id, risk, alert, reason, escalate=escalation_of, intermediate=intermediate)
         if updated is not None:
             updated.pop("updated_at", None)
             self.bus.publish("update", updated)
+            if escalated:
+                self.bus.publish("escalate", updated)
 
     async def _fallback(self, event_id: str, note: str, *, budget: bool = False) -> None:
         event = await self.store.get_event(event_id)
@@ -369,8 +409,10 @@ class RiskService:
             latency_ms=answer.latency_ms, status="final", prompt_version=PROMPT_VERSION,
             tokens={"prompt": answer.prompt_tokens, "completion": answer.completion_tokens},
             scope="intermediate" if job.kind == "intermediate" else "event")
+        risk = hold_hard_facts(risk, rules.score(camera, ctx), ctx)
         alert, reason = await self._alert(camera, event, risk)
-        await self._store(job.event_id, risk, alert, reason)
+        await self._store(job.event_id, risk, alert, reason,
+                          intermediate=job.kind == "intermediate")
         await self.jobs.finish(job)
 
     async def status(self) -> dict[str, Any]:

@@ -24,6 +24,9 @@ from .schema import MIGRATIONS
 from .search import parse_search
 
 T = TypeVar("T")
+# Given the stored event before and after a change: the escalation to record, or None.
+Escalate = Callable[[dict[str, Any] | None, dict[str, Any]], dict[str, Any] | None]
+SqlStep = Callable[[sqlite3.Connection], object]
 
 JSON_FIELDS = ("labels", "zones", "objects", "risk", "frigate")
 NULLABLE_JSON = ("risk", "frigate")
@@ -72,7 +75,30 @@ def row_to_event(row: sqlite3.Row) -> dict[str, Any]:
             event[key] = json.loads(event[key])
     for key in BOOL_FIELDS:
         event[key] = bool(event[key])
+    if isinstance(event.get("escalation"), str):
+        event["escalation"] = json.loads(event["escalation"])
     return event
+
+
+def _event_row(c: sqlite3.Connection, event_id: str) -> dict[str, Any] | None:
+    row = c.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+    return None if row is None else row_to_event(row)
+
+
+def _write_tracked(c: sqlite3.Connection, event_id: str, change: SqlStep,
+                   escalate: Escalate | None) -> tuple[dict[str, Any] | None, bool]:
+    """Apply a change to an event row and record its escalation in the same transaction."""
+    before = _event_row(c, event_id) if escalate is not None else None
+    change(c)
+    after = _event_row(c, event_id)
+    if escalate is None or after is None:
+        return after, False
+    esc = escalate(before, after)
+    if esc is None:
+        return after, False
+    c.execute("UPDATE events SET escalation = ? WHERE id = ?", (json.dumps(esc), event_id))
+    after["escalation"] = esc
+    return after, True
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -204,8 +230,13 @@ class Store:
         params["updated_at"] = time.time()
         return params
 
-    async def upsert_event(self, event: dict[str, Any]) -> None:
-        """Insert or update an event row; user flags (acknowledged, protected) are kept."""
+    async def upsert_event(self, event: dict[str, Any], *, also: SqlStep | None = None,
+                           escalate: Escalate | None = None
+                           ) -> tuple[dict[str, Any] | None, bool]:
+        """Insert or update an event row; user flags (acknowledged, protected) are kept.
+
+        ``also`` runs in the same transaction (a closing event's scoring job). Returns
+        the stored row and whether the change escalated the event."""
         params = self._event_params(event)
         cols = ", ".join(EVENT_COLUMNS)
         marks = ", ".join(f":{c}" for c in EVENT_COLUMNS)
@@ -229,7 +260,13 @@ class Store:
         )
         sql = (f"INSERT INTO events ({cols}) VALUES ({marks}) "
                f"ON CONFLICT(id) DO UPDATE SET {updates}")
-        await self.write(lambda c: c.execute(sql, params))
+
+        def change(c: sqlite3.Connection) -> None:
+            c.execute(sql, params)
+            if also is not None:
+                also(c)
+
+        return await self.write(lambda c: _write_tracked(c, event["id"], change, escalate))
 
     async def get_event(self, event_id: str) -> dict[str, Any] | None:
         def q(c: sqlite3.Connection) -> dict[str, Any] | None:
@@ -299,17 +336,23 @@ class Store:
         return rows, next_cursor
 
     async def set_risk(self, event_id: str, risk: dict[str, Any], alert: bool,
-                       alert_reason: str) -> dict[str, Any] | None:
-        """Store an assessment; an alert once raised stays raised (with its first reason)."""
-        def q(c: sqlite3.Connection) -> None:
+                       alert_reason: str, *, escalate: Escalate | None = None,
+                       intermediate: bool = False) -> tuple[dict[str, Any] | None, bool]:
+        """Store an assessment; an alert once raised stays raised (with its first reason).
+
+        An ``intermediate`` assessment never replaces a final (whole-event) LLM one, however
+        late it arrives. Returns the stored row and whether the change escalated it."""
+        guard = (" AND COALESCE(json_extract(risk, '$.scope'), '') != 'event'"
+                 if intermediate else "")
+
+        def change(c: sqlite3.Connection) -> None:
             c.execute(
                 "UPDATE events SET risk = ?, updated_at = ?, "
                 "alert_reason = CASE WHEN alert = 1 THEN alert_reason ELSE ? END, "
-                "alert = MAX(alert, ?) WHERE id = ?",
+                "alert = MAX(alert, ?) WHERE id = ?" + guard,
                 (json.dumps(risk), time.time(), alert_reason, int(alert), event_id))
 
-        await self.write(q)
-        return await self.get_event(event_id)
+        return await self.write(lambda c: _write_tracked(c, event_id, change, escalate))
 
     async def set_flag(self, event_id: str, flag: str, value: bool) -> dict[str, Any] | None:
         """Set a user flag (acknowledged, protected); returns the updated event."""
@@ -320,13 +363,22 @@ class Store:
             (int(value), time.time(), event_id)))
         return await self.get_event(event_id)
 
-    def close_dangling_events(self) -> int:
-        """After a crash, events left open are closed at their last update."""
-        return self.write_sync(lambda c: c.execute(
-            # Frigate's events stay open: their ``end`` message closes them after a restart.
-            "UPDATE events SET end_time = MAX(start_time, updated_at) WHERE end_time IS NULL "
-            "AND source != 'frigate'"
-        ).rowcount)
+    def close_dangling_events(self, queue_job: Callable[[sqlite3.Connection, str], object]
+                              | None = None) -> int:
+        """After a crash, events left open are closed at their last update; ``queue_job``
+        queues each one's scoring in the same transaction (none is left pending)."""
+        def q(c: sqlite3.Connection) -> int:
+            ids = [r[0] for r in c.execute("SELECT id FROM events WHERE end_time IS NULL "
+                                        # Frigate's events stay open: their ``end`` closes them.
+                                        "AND source != 'frigate'")]
+            c.execute("UPDATE events SET end_time = MAX(start_time, updated_at) "
+                      "WHERE end_time IS NULL AND source != 'frigate'")
+            if queue_job is not None:
+                for event_id in ids:
+                    queue_job(c, event_id)
+            return len(ids)
+
+        return self.write_sync(q)
 
     async def set_columns(self, event_id: str, **values: Any) -> dict[str, Any] | None:
         """Update a few columns of an event (has_snapshot, has_clip, dismissed...)."""

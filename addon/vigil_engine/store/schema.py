@@ -156,3 +156,8 @@ MIGRATIONS.append(
     CREATE INDEX frigate_events_clip_due ON frigate_events (clip_status, clip_next);
     """
 )
+
+MIGRATIONS.append(
+    # 6: the latest escalation of an event (it got worse after it was announced)
+    "ALTER TABLE events ADD COLUMN escalation TEXT;"
+)

@@ -2,9 +2,11 @@
 
 A detection becomes a *confirmed* object only after ``min_frames`` sightings
 with a good median score, which removes the one-frame ghosts that plague
-motion-only and single-shot systems. An object that has never moved (a parked
-car, a poster that looks like a person) is not *active* and cannot open an
-event; one that stops moving becomes *stationary*.
+motion-only and single-shot systems. An object whose label the user lists in
+``objects.ignore_still_from_start`` (parked vehicles) cannot open an event
+until it leaves the place it was first seen in; a person who is already there
+when the camera comes online, and never moves, is reported. An object that
+stops moving becomes *stationary*.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..detect.types import Box, Detection
 from ..motion.masks import point_in_polygon
 from .zones import Zone
 
-ZONE_GRACE = 2.0  # seconds outside a zone before time-in-zone restarts
+ZONE_GRACE = 2.0  # seconds seen outside a zone before time-in-zone restarts
 PATH_INTERVAL = 1.0  # seconds between stored path points
 PATH_MAX = 120
 STATIONARY_RECHECK = 5.0  # seconds between looks at objects that do not move
@@ -59,6 +61,8 @@ class TrackedObject:
     missing_since: float | None = None
     last_checked: float = 0.0
     event_id: str | None = None
+    ignore_if_still: bool = False  # label in objects.ignore_still_from_start
+    zone_out_since: dict[str, float] = field(default_factory=dict)  # first sighting outside
 
     @property
     def score(self) -> float:
@@ -73,13 +77,19 @@ class TrackedObject:
         return ((self.box[0] + self.box[2]) / 2, float(self.box[3]))
 
     @property
+    def relevant(self) -> bool:
+        """Real, and not a parked vehicle that has never left its first place."""
+        return self.confirmed and (self.moved or not self.ignore_if_still)
+
+    @property
     def active(self) -> bool:
-        """Allowed to open an event: real, and moving."""
-        return self.confirmed and self.moved and not self.stationary
+        """Real and moving (recording activity, opening events)."""
+        return self.relevant and not self.stationary
 
     @property
     def keeps_event_alive(self) -> bool:
-        return self.active or (self.confirmed and self.moved and self.label in ALIVE_WHEN_STILL)
+        """May open an event and keep it open: moving, or a person standing still."""
+        return self.active or (self.relevant and self.label in ALIVE_WHEN_STILL)
 
     def predicted_box(self, now: float) -> Box:
         dt = min(max(now - self.last_seen, 0.0), 2.0)
@@ -96,6 +106,7 @@ class TrackUpdate:
     seen: list[TrackedObject]
     new: list[TrackedObject]
     removed: list[TrackedObject]
+    present: list[TrackedObject] = field(default_factory=list)  # every object still tracked
 
 
 def _movement_threshold(area: float) -> float:
@@ -109,6 +120,10 @@ class Tracker:
         self.max_disappeared = camera.detect.max_disappeared
         self.stationary_seconds = camera.detect.stationary_seconds
         self.zones = [Zone.from_config(z) for z in camera.zones.values()]
+        self.ignore_still = frozenset(camera.objects.ignore_still_from_start)
+        # A zone timer restarts only after the object was seen outside for this long; at a
+        # low detect.fps one look outside already spans more than ZONE_GRACE.
+        self.zone_grace = max(ZONE_GRACE, 2.0 / camera.detect.fps)
         self.tracks: dict[str, TrackedObject] = {}
         self.filtered = 0  # detections dropped by score/area/mask filters
 
@@ -165,7 +180,8 @@ class Tracker:
             if i in used_dets:
                 continue
             t = TrackedObject(id=secrets.token_hex(4), label=d.label, box=d.box,
-                              first_seen=now, last_seen=now)
+                              first_seen=now, last_seen=now,
+                              ignore_if_still=d.label in self.ignore_still)
             t.origin = t.anchor = d.bottom_center
             t.origin_box = d.box
             t.anchor_time = now
@@ -188,7 +204,13 @@ class Tracker:
             missing = t.missing_since is not None and now - t.missing_since >= patience
             if missing or now - t.last_seen > FORGET_AFTER:
                 removed.append(self.tracks.pop(tid))
-        return TrackUpdate(now, seen, new, removed)
+        return TrackUpdate(now, seen, new, removed, list(self.tracks.values()))
+
+    def forget_all(self, now: float) -> TrackUpdate:
+        """Detection switched off: nobody is known to be there any more."""
+        removed = list(self.tracks.values())
+        self.tracks.clear()
+        return TrackUpdate(now, [], [], removed, [])
 
     def _observe(self, t: TrackedObject, d: Detection, now: float, first: bool = False) -> None:
         if not first:
@@ -229,13 +251,17 @@ class Tracker:
         self._zones(t, now)
 
     def _zones(self, t: TrackedObject, now: float) -> None:
+        # Time in a zone runs from the first sighting inside and survives the gaps between
+        # looks (stationary objects are looked at every STATIONARY_RECHECK seconds): only
+        # being seen outside for zone_grace restarts it.
         point = t.bottom_center
         current = []
         for z in self.zones:
             if z.contains(t.label, point):
                 current.append(z.name)
-                last_in = t.zone_last_in.get(z.name)
-                if last_in is None or now - last_in > ZONE_GRACE:
+                out_since = t.zone_out_since.pop(z.name, None)
+                if (z.name not in t.zone_last_in
+                        or (out_since is not None and now - out_since > self.zone_grace)):
                     t.zone_since[z.name] = now
                 t.zone_last_in[z.name] = now
                 if t.confirmed and z.name not in t.entered_zones:
@@ -245,6 +271,8 @@ class Tracker:
                         and z.name not in t.loitering_zones):
                     t.loitering_zones.append(z.name)
                     t.loitering = True
+            elif z.name in t.zone_last_in:
+                t.zone_out_since.setdefault(z.name, now)
         t.zones = current
 
     def counts(self) -> dict[str, int]:

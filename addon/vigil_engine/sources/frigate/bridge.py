@@ -37,6 +37,7 @@ from ...config import (
     ZoneConfig,
 )
 from ...events.snapshots import write_atomic
+from ...risk.escalation import escalation_of
 from ...store.frigate import FrigateIndex, FrigateRow
 from .confirm import confirms
 from .http import FrigateGone, FrigateHttp, FrigateUnavailable
@@ -352,10 +353,12 @@ class FrigateBridge:
             "source": "frigate", "frigate": meta, "dismissed": None,
         }
 
-    async def _assess_and_store(self, cam: FrigateCamera, event: dict[str, Any]) -> None:
+    async def _assess_and_store(self, cam: FrigateCamera, event: dict[str, Any]) -> bool:
+        """Rules assessment and the row in one step; True when that escalated the event."""
         risk = self.engine.risk
         event["risk"], event["alert"], event["alert_reason"] = await risk.fast(cam.config, event)
-        await self.engine.store.upsert_event(event)
+        _, escalated = await self.engine.store.upsert_event(event, escalate=escalation_of)
+        return escalated
 
     async def handle(self, msg: FrigateMessage) -> None:
         obj = msg.after
@@ -394,22 +397,27 @@ class FrigateBridge:
         event = self._event(cam, obj, end=end)
         event["id"] = row.event_id  # as opened, whatever Frigate says about the start now
         if not end:
-            await self._assess_and_store(cam, event)
-            await self._publish("update", event["id"])
+            escalated = await self._assess_and_store(cam, event)
+            updated = await self._publish("update", event["id"])
+            if escalated and updated is not None:
+                self.engine.bus.publish("escalate", updated)
             return
         dismissed = self._dismissal(obj)
         event["dismissed"] = dismissed
         # The event row first: a crash before the index says "ended" lets a repeated
         # end finish the job, never leaves an event open for good.
+        escalated = False
         if dismissed:
             await self.engine.store.upsert_event(event)  # keeps its risk; raises no alert
         else:
-            await self._assess_and_store(cam, event)
+            escalated = await self._assess_and_store(cam, event)
         if not await self.index.mark_ended(self.name, obj.id):
             self.stats.duplicates += 1
             return
         cam.open_events.pop(event["id"], None)
-        await self._publish("end", event["id"])
+        ended = await self._publish("end", event["id"])
+        if escalated and ended is not None:
+            self.engine.bus.publish("escalate", ended)
         if dismissed:
             self.stats.dismissed[dismissed.split(" ", 1)[0]] += 1
             _LOGGER.info("frigate %s: event %s dismissed (%s)", self.name, event["id"],
