@@ -302,6 +302,15 @@ async def _mode_set(client: Client, msg: dict[str, Any]) -> Any:
     return {"mode": mode}
 
 
+@command("camera/stream_source")
+async def _camera_stream_source(client: Client, msg: dict[str, Any]) -> Any:
+    """The camera's real stream URL (credentials included) for Home Assistant's live view.
+    Only this command hands it out; listings and pushes carry it without credentials."""
+    _only(msg, {"camera"})
+    name = camera_or_404(client.engine, _field(msg, "camera", str))
+    return {"url": client.engine.pipelines[name].stream_source}
+
+
 @command("camera/analyze")
 async def _camera_analyze(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, {"camera"})

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..config import DetectConfig, InputConfig
 from ..motion.detector import MotionDetector, MotionResult
+from ..redact import add_secret, scrub, url_secrets
 from .rate import RateMeter
 
 _LOGGER = logging.getLogger(__name__)
@@ -56,14 +57,6 @@ class CaptureStatus:
     codec: str | None = None
 
 
-def redact(url: str) -> str:
-    """Hide credentials in URLs before they reach logs or the API."""
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
-
-
 class PacketSink(Protocol):
     """Receives every packet of a connection (the recorder), in the capture thread."""
 
@@ -87,6 +80,8 @@ class Capture:
         self.camera = camera
         self.source = source
         self.detect = detect
+        for secret in url_secrets(source.url):
+            add_secret(secret)  # FFmpeg may quote it anywhere in an error text
         self.status = CaptureStatus()
         self.input_fps = RateMeter()
         self.sample_fps = RateMeter()
@@ -267,19 +262,20 @@ class Capture:
         self.status.width, self.status.height = width, height
         if not self.status.online:
             _LOGGER.info("%s: online (%dx%d %s) from %s", self.camera, width, height,
-                         self.status.codec, redact(self.source.url))
+                         self.status.codec, scrub(self.source.url))
             if self._on_status is not None:
                 self._loop.call_soon_threadsafe(self._on_status, True, time.time(), None)
         self.status.online = True
         self.status.error = None
 
     def _mark_offline(self, reason: str) -> None:
+        reason = scrub(reason)  # FFmpeg's errors quote the URL, credentials included
         if self.status.online:
             _LOGGER.warning("%s: offline (%s)", self.camera, reason)
             if self._on_status is not None and reason != "stopped":
                 self._loop.call_soon_threadsafe(self._on_status, False, time.time(), reason)
         elif self.status.error != reason and reason != "stopped":
-            _LOGGER.warning("%s: cannot read %s: %s", self.camera, redact(self.source.url),
+            _LOGGER.warning("%s: cannot read %s: %s", self.camera, scrub(self.source.url),
                             reason)
         self.status.online = False
         self.status.error = reason

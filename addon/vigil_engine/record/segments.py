@@ -23,6 +23,8 @@ from pathlib import Path
 
 import av
 
+from ..redact import scrub
+
 _LOGGER = logging.getLogger(__name__)
 
 MP4_AUDIO = {"aac", "mp3", "opus", "alac", "flac"}
@@ -205,8 +207,8 @@ class SegmentWriter:
     def _fail(self, err: Exception) -> None:
         """A write error (disk full, bad packet) loses this segment, never the camera."""
         self.errors += 1
-        self.last_error = str(err)
-        _LOGGER.warning("%s: recording error: %s", self.camera, err)
+        self.last_error = scrub(str(err))
+        _LOGGER.warning("%s: recording error: %s", self.camera, self.last_error)
         cur, self._cur = self._cur, None
         if cur is not None:
             with contextlib.suppress(av.error.FFmpegError, OSError):
