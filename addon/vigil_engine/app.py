@@ -20,7 +20,7 @@ from aiohttp import web
 
 from . import __version__
 from .api.auth import load_or_create_token
-from .api.server import build_app
+from .api.server import build_app, tls_context
 from .api.ws import CameraHub
 from .config import CameraConfig, Config
 from .detect.pool import DetectorPool
@@ -91,10 +91,13 @@ class Engine:
         self._runner = web.AppRunner(build_app(self), access_log=None,
                                      handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True)
+        tls = (tls_context(cfg.api.tls_cert, cfg.api.tls_key)
+               if cfg.api.tls_cert and cfg.api.tls_key else None)
+        site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True,
+                           ssl_context=tls)
         await site.start()
         host = f"[{cfg.api.host}]" if ":" in cfg.api.host else cfg.api.host
-        self.url = f"http://{host}:{cfg.api.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{cfg.api.port}"
         for p in self.pipelines.values():
             await p.start()
         await self._load_camera_options()

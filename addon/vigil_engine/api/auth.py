@@ -36,7 +36,10 @@ def token_matches(expected: str, given: str | None) -> bool:
     """Constant-time comparison so response timing leaks nothing about the token."""
     if not given:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    try:  # a header with non-ASCII bytes is just a wrong token, never a 500
+        return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
+    except UnicodeError:
+        return False
 
 
 def bearer(header: str | None) -> str | None:

@@ -6,8 +6,11 @@ a token). Requests are ``{"id": n, "type": ...}``; answers are ``{"id": n,
 "type": "result", "success": bool, "result" | "error": ...}``; subscriptions
 push ``{"id": sub_id, "type": "event", "event": {"action", "data"}}``.
 
-Every client has a bounded send queue drained by its own task. The engine
-never waits for a client: a client whose queue fills up is disconnected.
+Every client has a send queue bounded in bytes, drained by its own task. The
+engine never waits for a client: one whose queue overflows is closed with code
+1008 ("client too slow"). A socket that has not authenticated within 10 s is
+closed (pings do not extend that), and only authenticated clients count as
+clients.
 """
 
 from __future__ import annotations
@@ -38,8 +41,10 @@ _LOGGER = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 64 * 1024
-SEND_QUEUE = 512
+SEND_QUEUE_BYTES = 1024 * 1024  # one larger answer (500 events) is always let through
+SEND_QUEUE = 1024  # messages: bounds the bookkeeping of many tiny ones
 AUTH_TIMEOUT = 10.0
+SLOW_CLOSE_CODE = 1008
 CAMERA_PUSH_INTERVAL = 1.0
 
 
@@ -50,6 +55,7 @@ class Client:
         self.remote = remote
         self.id = uuid.uuid4().hex[:8]
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE)
+        self.queued_bytes = 0
         self.subscriptions: dict[int, Callable[[], None]] = {}
         self.closing = False
         self.dropped_for_slowness = False
@@ -59,13 +65,17 @@ class Client:
         """Queue a message; never blocks. A client that cannot keep up is dropped."""
         if self.closing:
             return
+        text = json.dumps(message, separators=(",", ":"))
         try:
-            self.queue.put_nowait(json.dumps(message, separators=(",", ":")))
+            if self.queued_bytes and self.queued_bytes + len(text) > SEND_QUEUE_BYTES:
+                raise asyncio.QueueFull
+            self.queue.put_nowait(text)
+            self.queued_bytes += len(text)
         except asyncio.QueueFull:
             self.closing = True
             self.dropped_for_slowness = True
-            _LOGGER.warning("WebSocket client %s (%s) too slow; disconnecting", self.id,
-                            self.remote)
+            _LOGGER.warning("WebSocket client %s (%s) too slow (%d KiB waiting); "
+                            "disconnecting", self.id, self.remote, self.queued_bytes // 1024)
             # Wake the writer so it closes the socket (it may be stuck in a send).
             with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()
@@ -74,7 +84,8 @@ class Client:
 
     async def _force_close(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code=1008, message=b"client too slow"), 2)
+            await asyncio.wait_for(self.ws.close(code=SLOW_CLOSE_CODE,
+                                                 message=b"client too slow"), 2)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.abort()  # the peer reads nothing at all: drop the connection
 
@@ -90,6 +101,7 @@ class Client:
             item = await self.queue.get()
             if item is None or self.ws.closed:
                 return
+            self.queued_bytes -= len(item)
             try:
                 await self.ws.send_str(item)
             except (ConnectionResetError, RuntimeError):
@@ -408,14 +420,13 @@ class CameraHub:
 
 
 async def _authenticate(client: Client, request: web.Request) -> bool:
-    from .server import GUARD_KEY, authenticated
+    from .server import GUARD_KEY, authenticated, same_origin
 
     engine = client.engine
-    if request.app[GUARD_KEY].locked(client.remote):
-        client.send({"type": "auth_invalid", "message": "too many failed logins; try later"})
-        return False
     try:
-        first = await client.ws.receive(timeout=AUTH_TIMEOUT)
+        # One deadline for the whole handshake: pings or fragments do not extend it.
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            first = await client.ws.receive()
     except TimeoutError:
         client.send({"type": "auth_invalid", "message": "no auth message within 10 s"})
         return False
@@ -430,10 +441,19 @@ async def _authenticate(client: Client, request: web.Request) -> bool:
                      "message": "first message must be {\"type\": \"auth\", \"token\": ...}"})
         return False
     token = msg.get("token")
-    ok = (isinstance(token, str) and token_matches(engine.token, token)) or (
-        token is None and authenticated(request))
+    how = authenticated(request) if token is None else None
+    if how == "cookie" and not same_origin(request):
+        client.send({"type": "auth_invalid",
+                     "message": "Origin: a session cookie works only from the engine's pages"})
+        return False
+    ok = (isinstance(token, str) and token_matches(engine.token, token)) or how is not None
     if not ok:
-        await request.app[GUARD_KEY].penalise(client.remote)
+        guard = request.app[GUARD_KEY]
+        if guard.locked(client.remote):
+            guard.fail(client.remote)
+            client.send({"type": "auth_invalid", "message": "too many failed logins; try later"})
+            return False
+        await guard.penalise(client.remote)
         client.send({"type": "auth_invalid", "message": "wrong token"})
         return False
     client.send({"type": "auth_ok", "protocol_version": PROTOCOL_VERSION,
@@ -486,11 +506,11 @@ async def handler(request: web.Request) -> web.WebSocketResponse:
     client = Client(engine, ws, request.remote or "?")
     client.transport = request.transport
     writer = asyncio.create_task(client.writer(), name=f"ws-writer-{client.id}")
-    engine.ws_clients.add(client)
     started = time.monotonic()
     try:
         if not await _authenticate(client, request):
             return ws  # the writer sends auth_invalid, then the socket closes
+        engine.ws_clients.add(client)
         async for message in ws:
             if client.closing:
                 break
@@ -510,7 +530,11 @@ async def handler(request: web.Request) -> web.WebSocketResponse:
         except (TimeoutError, asyncio.CancelledError, ConnectionResetError, RuntimeError):
             writer.cancel()
         if not ws.closed:
-            await ws.close()
+            # A peer that never answers the close frame is not waited for.
+            with contextlib.suppress(TimeoutError, ConnectionResetError, RuntimeError):
+                await asyncio.wait_for(ws.close(), 1)
+        if client.transport is not None and not client.transport.is_closing():
+            client.transport.abort()
         _LOGGER.debug("WebSocket client %s left after %.0f s", client.id,
                       time.monotonic() - started)
     return ws

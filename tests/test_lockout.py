@@ -1,0 +1,198 @@
+"""The owner is never locked out: a bad-token flood from Home Assistant's own address,
+idle sockets that never authenticate, hostile cookies and tokens. Engine from its CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import pytest
+
+from tests.support.engine import EngineProcess, free_port
+from tests.support.wsclient import RawWs, WsClient
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
+    # A camera that never connects keeps the engine light: these tests are about the API.
+    config = {"api": {"failed_auth_limit": 12},
+              "cameras": {"gate": {"inputs": [
+                  {"url": f"rtsp://127.0.0.1:{free_port()}/x", "roles": ["detect"]}]}}}
+    eng = EngineProcess(tmp_path_factory.mktemp("lockout"), config).start()
+    yield eng
+    eng.stop()
+
+
+def raw(engine: EngineProcess, path: str, headers: dict[str, str | bytes],
+        method: str = "GET", body: bytes | None = None) -> tuple[int, bytes, dict[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", engine.port, timeout=30)
+    conn.putrequest(method, path, skip_accept_encoding=True)
+    for k, v in headers.items():
+        conn.putheader(k, v)
+    if body is not None:
+        conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data, dict(resp.getheaders())
+
+
+def login(engine: EngineProcess, token: str) -> tuple[int, str]:
+    status, _, headers = raw(engine, "/api/login", {"Content-Type": "application/json"},
+                             method="POST", body=json.dumps({"token": token}).encode())
+    return status, headers.get("Set-Cookie", "")
+
+
+def test_non_ascii_tokens_and_cookies_are_401_not_500(engine: EngineProcess) -> None:
+    hostile: list[dict[str, str | bytes]] = [
+        {"Authorization": "Bearer tökén-ünïcode".encode()},
+        {"Authorization": b"Bearer \xff\xfe\xfd"},
+        {"Cookie": "vigil_session=sessión-ñ".encode()},
+        {"Cookie": b"vigil_session=\xe9\xff\x80"},
+        {"Authorization": "Bearer ✓✓✓".encode(), "Cookie": "vigil_session=✓".encode()},
+    ]
+    for headers in hostile:
+        status, body, _ = raw(engine, "/api/cameras", headers)
+        assert status == 401, (headers, status, body[:200])
+        assert json.loads(body)["error"]["code"] == "unauthorized"
+    status, _, _ = raw(engine, "/api/login", {"Content-Type": "application/json"},
+                       method="POST", body=json.dumps({"token": "tökén ✓"}).encode())
+    assert status == 401
+    assert "Traceback" not in engine.log()
+    assert engine.get("/api/health").status == 200
+
+
+def test_sessions_expire_end_at_logout_and_need_the_engine_origin(engine: EngineProcess) -> None:
+    status, set_cookie = login(engine, engine.token)
+    assert status == 200
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+    assert "Secure" not in set_cookie  # plain HTTP: a Secure cookie would never come back
+    assert "Max-Age=" in set_cookie
+    cookie = set_cookie.split(";")[0]
+    assert engine.token not in cookie
+    # Each login is its own random session, not a fixed function of the token.
+    assert login(engine, engine.token)[1].split(";")[0] != cookie
+    here = f"http://127.0.0.1:{engine.port}"
+    assert raw(engine, "/api/events?limit=1", {"Cookie": cookie})[0] == 200
+
+    # A change carried by the cookie alone must come from the engine's own pages.
+    body = json.dumps({"mode": "away"}).encode()
+    post = {"Cookie": cookie, "Content-Type": "application/json"}
+    assert raw(engine, "/api/mode", {**post, "Origin": "http://evil.example"}, "POST",
+               body)[0] == 403
+    assert raw(engine, "/api/mode", post, "POST", body)[0] == 403  # no Origin at all
+    assert raw(engine, "/api/mode", {**post, "Origin": here}, "POST", body)[0] == 200
+    # A bearer token needs no Origin (Home Assistant is not a browser).
+    assert engine.request("/api/mode", method="POST", data=json.dumps({"mode": "home"}).encode(),
+                          headers={"Content-Type": "application/json"}).status == 200
+
+    async def ws_with_cookie(origin: str) -> str:
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(engine.base.replace("http", "ws") + "/api/ws",
+                                          headers={"Cookie": cookie, "Origin": origin})
+            await ws.send_json({"type": "auth"})
+            return str((await ws.receive_json(timeout=10))["type"])
+
+    assert asyncio.run(ws_with_cookie(here)) == "auth_ok"
+    assert asyncio.run(ws_with_cookie("http://evil.example")) == "auth_invalid"
+
+    # Logout ends the session on the server: a copy of the cookie stops working.
+    assert raw(engine, "/api/logout", {**post, "Origin": here}, "POST", b"{}")[0] == 200
+    assert raw(engine, "/api/events?limit=1", {"Cookie": cookie})[0] == 401
+
+    # Sessions outlive a restart, but not their expiry.
+    cookie2 = login(engine, engine.token)[1].split(";")[0]
+    engine.stop()
+    engine.start()
+    assert raw(engine, "/api/events?limit=1", {"Cookie": cookie2})[0] == 200
+    engine.stop()
+    path = engine.data_dir / "sessions.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    saved = json.loads(path.read_text())
+    assert cookie2.split("=", 1)[1] not in path.read_text()  # only digests are stored
+    saved["sessions"] = {k: time.time() - 1 for k in saved["sessions"]}
+    path.write_text(json.dumps(saved))
+    engine.start()
+    assert raw(engine, "/api/events?limit=1", {"Cookie": cookie2})[0] == 401
+
+
+def test_bad_token_flood_from_ha_address_never_locks_out_the_valid_token(
+        engine: EngineProcess) -> None:
+    def bad(i: int) -> int:
+        return engine.get("/api/health", token=f"guess-{i:04d}-guess-guess").status
+
+    with ThreadPoolExecutor(24) as pool:
+        statuses = list(pool.map(bad, range(120)))
+    assert set(statuses) <= {401, 429} and statuses.count(429) > 50  # the guesser is stopped
+    assert engine.get("/api/health", token="still-guessing-guessing").status == 429
+
+    # Home Assistant, at the very same address, is served at once.
+    t0 = time.monotonic()
+    assert engine.get("/api/health").status == 200
+    assert engine.get("/api/cameras").status == 200
+    assert time.monotonic() - t0 < 5  # no penalty delay for a valid token
+
+    async def ws() -> dict[str, object]:
+        client = WsClient(engine.base)
+        try:
+            return await client.connect(engine.token)
+        finally:
+            await client.close()
+
+    assert asyncio.run(ws())["type"] == "auth_ok"
+    status, cookie = login(engine, engine.token)
+    assert status == 200 and cookie.startswith("vigil_session=")
+    assert login(engine, "wrong-wrong-wrong-wrong")[0] == 429
+
+
+def test_idle_unauthenticated_sockets_close_within_10_s(engine: EngineProcess) -> None:
+    opened = time.monotonic()
+    idle = [RawWs(engine.port) for _ in range(200)]
+    pinging = RawWs(engine.port)  # pings do not buy more time
+    try:
+        # Meanwhile the owner is served as usual.
+        assert engine.get("/api/health").status == 200
+
+        async def owner() -> tuple[str, int]:
+            client = WsClient(engine.base)
+            try:
+                hello = await client.connect(engine.token)
+                stats = await client.call("stats/get")
+                return str(hello["type"]), stats["result"]["api"]["websocket_clients"]
+            finally:
+                await client.close()
+
+        hello, clients = asyncio.run(owner())
+        assert hello == "auth_ok"
+        assert clients == 1  # unauthenticated sockets are not clients
+        closed: set[int] = set()
+        deadline = opened + 20  # 10 s, with room for a loaded machine
+        while len(closed) < len(idle) + 1 and time.monotonic() < deadline:
+            for i, sock in enumerate([*idle, pinging]):
+                if i not in closed and sock.closed_by_peer(timeout=0.01):
+                    closed.add(i)
+            if len(idle) not in closed:
+                with_ping(pinging)
+            time.sleep(0.5)
+        took = time.monotonic() - opened
+        assert len(closed) == len(idle) + 1, f"{len(idle) + 1 - len(closed)} still open"
+        assert took >= 9.0  # they got their 10 s (this is no accidental early close)
+        assert engine.get("/api/health").status == 200
+    finally:
+        for sock in [*idle, pinging]:
+            sock.close()
+
+
+def with_ping(sock: RawWs) -> None:
+    """A masked WebSocket ping frame."""
+    with contextlib.suppress(OSError):
+        sock.sock.sendall(bytes([0x89, 0x80]) + b"\0\0\0\0")
