@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
 import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.support.engine import EngineProcess, free_port
 from tests.support.wsclient import RawWs, WsClient
+from tests.test_hardening import raw  # byte-exact requests (non-ASCII headers)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -31,21 +32,6 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     eng.stop()
 
 
-def raw(engine: EngineProcess, path: str, headers: dict[str, str | bytes],
-        method: str = "GET", body: bytes | None = None) -> tuple[int, bytes, dict[str, str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", engine.port, timeout=30)
-    conn.putrequest(method, path, skip_accept_encoding=True)
-    for k, v in headers.items():
-        conn.putheader(k, v)
-    if body is not None:
-        conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, data, dict(resp.getheaders())
-
-
 def login(engine: EngineProcess, token: str) -> tuple[int, str]:
     status, _, headers = raw(engine, "/api/login", {"Content-Type": "application/json"},
                              method="POST", body=json.dumps({"token": token}).encode())
@@ -53,7 +39,7 @@ def login(engine: EngineProcess, token: str) -> tuple[int, str]:
 
 
 def test_non_ascii_tokens_and_cookies_are_401_not_500(engine: EngineProcess) -> None:
-    hostile: list[dict[str, str | bytes]] = [
+    hostile: list[dict[str, Any]] = [
         {"Authorization": "Bearer tökén-ünïcode".encode()},
         {"Authorization": b"Bearer \xff\xfe\xfd"},
         {"Cookie": "vigil_session=sessión-ñ".encode()},
