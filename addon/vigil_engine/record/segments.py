@@ -55,8 +55,9 @@ class _Open:
         rel = segment_relpath(camera, start)
         final = root / rel
         n = 1
-        while final.exists():  # two segments in one second (quick reconnect)
-            rel = rel.removesuffix(".mp4").split("-")[0] + f"-{n}.mp4"
+        base = rel.removesuffix(".mp4")
+        while final.exists():  # two segments in one second (quick reconnect): MM.SS-n.mp4
+            rel = f"{base}-{n}.mp4"
             final = root / rel
             n += 1
         final.parent.mkdir(parents=True, exist_ok=True)
