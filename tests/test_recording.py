@@ -187,24 +187,37 @@ def test_stream_outage_is_a_gap_and_recording_resumes(engine: EngineProcess,
     assert outages[-1]["start_time"] <= gaps[0][1] and outages[-1]["end_time"] >= gaps[0][0]
 
 
-def test_kill_9_mid_recording_loses_at_most_one_segment(
+def test_kill_9_mid_recording_loses_at_most_2_seconds(
         tmp_path_factory: pytest.TempPathFactory, main_stream: RtspCamera,
         sub_stream: RtspCamera) -> None:
     tmp = tmp_path_factory.mktemp("kill")
-    eng = EngineProcess(tmp, yard_config(main_stream, sub_stream)).start()
-    eng.wait_for(lambda: len(segments(eng)) >= 3, 60, what="three segments")
-    time.sleep(SEGMENT / 2)  # mid-segment
+    config = yard_config(main_stream, sub_stream)
+    config["cameras"]["yard"]["record"]["segment_seconds"] = 20  # long: a lot to lose
+    eng = EngineProcess(tmp, config).start()
+    eng.wait_for(lambda: len(segments(eng)) >= 1, 60, what="a first segment")
+    time.sleep(8)  # well into the second segment
     before, _ = rows_and_files(eng.data_dir)
+    killed_at = time.time()
     eng.stop(signal.SIGKILL)
     _, files_after_kill = rows_and_files(eng.data_dir)
     assert any(f.endswith(".part") for f in files_after_kill)  # it was really mid-write
     eng.start()
-    eng.wait_for(lambda: len(segments(eng)) >= len(before) + 1, 60, what="recording again")
+    salvaged = [s for s in segments(eng, since=killed_at - 600) if s["start_time"] < killed_at]
+    eng.wait_for(lambda: any(s["start_time"] > killed_at for s in segments(eng)), 60,
+                 what="recording again")
     assert eng.stop(signal.SIGTERM) == 0
     rows, files = rows_and_files(eng.data_dir)
     assert rows == files  # no row without its file, no file unaccounted
     assert before <= rows  # every complete segment survived the kill
     assert not any(f.endswith(".part") for f in files)
+    # The interrupted segment was saved up to about its last second.
+    assert len(salvaged) == len(before) + 1
+    lost = killed_at - max(s["end_time"] for s in salvaged)
+    assert lost <= 2.5, f"{lost:.1f} s lost"
+    last = min(rows - before)  # the earliest new file: the salvaged one
+    with av.open(str(eng.data_dir / "recordings" / last)) as c:
+        frames = sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+    assert frames >= 40  # several seconds of real video in the saved file (10 fps)
 
 
 def test_quota_keeps_usage_under_the_limit_and_spares_protected_footage(

@@ -268,6 +268,7 @@ class CameraPipeline:
                 "events_opened": self.events.opened,
                 "open_to_risk_ms": round(self.events.open_to_risk_ms, 2),
                 "reconnects": max(0, cap.connects - 1) if cap else 0,
+                "decode_errors": cap.decode_errors if cap else 0,
                 "process_ms": round(self.stats.process_ms, 2),
             },
         }

@@ -39,6 +39,7 @@ from ..events.bus import EventBus
 from ..store import housekeeping as hk
 from ..store.db import Store
 from ..store.recordings import RecordingIndex, SegmentRow
+from .segments import salvage_part
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -122,8 +123,8 @@ class Retention:
 
     def reconcile(self) -> dict[str, int]:
         """Make the index and the disk agree (blocking; run before capture starts)."""
-        report = {"parts_removed": 0, "orphans_indexed": 0, "orphans_removed": 0,
-                  "rows_dropped": 0}
+        report = {"parts_salvaged": 0, "parts_removed": 0, "orphans_indexed": 0,
+                  "orphans_removed": 0, "rows_dropped": 0}
         known = self.index.all_paths_sync()
         seen: set[str] = set()
         if self.root.is_dir():
@@ -132,8 +133,22 @@ class Retention:
                     continue
                 rel = path.relative_to(self.root).as_posix()
                 if path.name.endswith(".part"):
+                    # A segment cut short by a crash: keep what it holds (fragmented MP4).
+                    final = path.with_name(path.name[1:].removesuffix(".part"))
+                    final_rel = final.relative_to(self.root).as_posix()
+                    start = start_from_path(final_rel)
+                    saved = None
+                    if start is not None and not final.exists():
+                        saved = salvage_part(path, final)
                     path.unlink(missing_ok=True)
-                    report["parts_removed"] += 1
+                    if saved is None:
+                        report["parts_removed"] += 1
+                        continue
+                    assert start is not None
+                    self.index.add_sync(final_rel.split("/", 1)[0], final_rel, start,
+                                        start + saved, final.stat().st_size)
+                    seen.add(final_rel)
+                    report["parts_salvaged"] += 1
                     continue
                 if rel in known:
                     seen.add(rel)
