@@ -7,7 +7,6 @@ import asyncio
 import http.client
 import json
 import ssl
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,17 +14,9 @@ import aiohttp
 import pytest
 
 from tests.support.engine import EngineProcess, free_port
+from tests.support.tls import make_cert
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-def make_cert(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, as a user would make one."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-    return cert, key
 
 
 def camera() -> dict[str, object]:
