@@ -206,7 +206,8 @@ def test_reconcile_makes_index_and_disk_agree(tmp_path: Path, segment_file: Path
         part = rig.root / Path(segment_relpath("yard", base + 240)).with_name(".xx.mp4.part")
         part.write_bytes(b"half a segment")
         report = rig.retention.reconcile()
-        assert report == {"parts_removed": 1, "orphans_indexed": 1, "orphans_removed": 1,
+        assert report == {"parts_salvaged": 0, "parts_removed": 1, "orphans_indexed": 1,
+                          "orphans_removed": 1,
                           "rows_dropped": 1}
         assert rig.paths() == {indexed, orphan_rel}
         files = {p.relative_to(rig.root).as_posix() for p in rig.root.rglob("*") if p.is_file()}
