@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -144,6 +145,11 @@ def test_idle_unauthenticated_sockets_close_within_10_s(engine: EngineProcess) -
     opened = time.monotonic()
     idle = [RawWs(engine.port) for _ in range(200)]
     pinging = RawWs(engine.port)  # pings do not buy more time
+    # Below HTTP: sockets that never send a request, and some that trickle one (slowloris).
+    silent = [socket.create_connection(("127.0.0.1", engine.port)) for _ in range(50)]
+    trickling = [socket.create_connection(("127.0.0.1", engine.port)) for _ in range(10)]
+    for sock in trickling:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     try:
         # Meanwhile the owner is served as usual.
         assert engine.get("/api/health").status == 200
@@ -168,14 +174,33 @@ def test_idle_unauthenticated_sockets_close_within_10_s(engine: EngineProcess) -
                     closed.add(i)
             if len(idle) not in closed:
                 with_ping(pinging)
+            for sock in trickling:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X-Slow: 1\r\n")
             time.sleep(0.5)
         took = time.monotonic() - opened
         assert len(closed) == len(idle) + 1, f"{len(idle) + 1 - len(closed)} still open"
         assert took >= 9.0  # they got their 10 s (this is no accidental early close)
+        for sock in [*silent, *trickling]:
+            assert peer_closed(sock), "a socket without a complete request is still open"
         assert engine.get("/api/health").status == 200
     finally:
-        for sock in [*idle, pinging]:
+        for ws in [*idle, pinging]:
+            ws.close()
+        for sock in [*silent, *trickling]:
             sock.close()
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    sock.settimeout(2)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
 
 
 def with_ping(sock: RawWs) -> None:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from . import __version__
 from .api.auth import load_or_create_token
-from .api.server import build_app, tls_context
+from .api.server import GuardedRunner, build_app, tls_context
 from .api.ws import CameraHub
 from .config import CameraConfig, Config
 from .detect.pool import DetectorPool
@@ -88,7 +88,7 @@ class Engine:
                                                       self.snapshots, self._make_recorder,
                                                       self.risk)
         self.camera_hub = CameraHub(self)
-        self._runner = web.AppRunner(build_app(self), access_log=None,
+        self._runner = GuardedRunner(build_app(self), access_log=None,
                                      handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         tls = (tls_context(cfg.api.tls_cert, cfg.api.tls_key)

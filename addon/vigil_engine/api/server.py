@@ -20,7 +20,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -195,6 +195,36 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     except (ssl.SSLError, OSError) as err:
         raise OSError(f"api.tls: cannot use certificate {cert} with key {key}: {err}") from None
     return ctx
+
+
+FIRST_REQUEST_TIMEOUT = 10.0
+
+
+def _close_if_silent(proto: Any) -> None:
+    # aiohttp counts a request once its whole head has arrived (fail open if renamed).
+    if getattr(proto, "_request_count", 1) == 0:
+        transport = proto.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+
+class GuardedRunner(web.AppRunner):
+    """Connections must send one complete request head within 10 s: idle or trickling
+    (slowloris) sockets are closed instead of being held forever."""
+
+    @property
+    def server(self) -> Any:  # the protocol factory the sites listen with
+        inner = self._server
+        if inner is None:
+            return None
+
+        def factory() -> Any:
+            proto = inner()
+            asyncio.get_running_loop().call_later(FIRST_REQUEST_TIMEOUT, _close_if_silent,
+                                                  proto)
+            return proto
+
+        return factory
 
 
 def build_app(engine: Engine) -> web.Application:
