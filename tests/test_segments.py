@@ -1,5 +1,5 @@
-"""Two segments that start in the same second (a quick reconnect) keep their date folder,
-and start-up keeps both instead of deleting one as an unknown file."""
+"""The segment writer on real packets: names of two segments started in one second, and
+segment times kept on the wall clock when the stream's clock runs away."""
 
 from __future__ import annotations
 
@@ -66,3 +66,20 @@ def test_two_segments_in_one_second_stay_in_their_date_folder(tmp_path: Path,
         assert asyncio.run(RecordingIndex(store).usage())["yard"]["segments"] == 2
     finally:
         store.close()
+
+
+def test_segment_times_are_reanchored_to_the_wall_clock(tmp_path: Path,
+                                                        footage_mp4: Path) -> None:
+    """A stream whose clock runs away from ours (here: 30 s of packets delivered at once)
+    gets its segment times pulled back to the wall clock at each cut."""
+    done: list[Segment] = []
+    writer = SegmentWriter("yard", tmp_path / "recordings", 3, done.append)
+    t0 = time.time()
+    feed(writer, footage_mp4, 300)  # 30 s of stream time, in well under 30 s
+    t1 = time.time()
+    assert len(done) >= 5 and writer.reanchors >= 1
+    for seg in done:
+        # Without re-anchoring the last segments would start up to 30 s in the future.
+        assert seg.start_time <= t1 + 2 * 3 + 2, (seg.start_time - t1)
+        assert seg.start_time >= t0 - 1
+    assert (tmp_path / "recordings" / done[-1].path).is_file()
