@@ -7,9 +7,11 @@ import asyncio
 import contextlib
 import json
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,6 +20,7 @@ import pytest
 from tests.support.engine import EngineProcess, free_port
 from tests.support.wsclient import RawWs, WsClient
 from tests.test_hardening import raw  # byte-exact requests (non-ASCII headers)
+from vigil_engine.store.db import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -28,9 +31,25 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     config = {"api": {"failed_auth_limit": 12},
               "cameras": {"gate": {"inputs": [
                   {"url": f"rtsp://127.0.0.1:{free_port()}/x", "roles": ["detect"]}]}}}
-    eng = EngineProcess(tmp_path_factory.mktemp("lockout"), config).start()
+    tmp = tmp_path_factory.mktemp("lockout")
+    seed_big_events(tmp / "data" / "vigil.db")
+    eng = EngineProcess(tmp, config).start()
     yield eng
     eng.stop()
+
+
+def seed_big_events(db: Path) -> None:
+    """400 recent events with many objects: one events/list answer is about 1 MB."""
+    Store(db).close()  # the engine's own schema
+    now = time.time() - 3600
+    objects = json.dumps([{"id": f"{i:08x}", "label": "person", "top_score": 0.9,
+                           "path": [[x, x] for x in range(20)]} for i in range(8)])
+    with sqlite3.connect(db) as c:
+        c.executemany(
+            "INSERT INTO events (id, camera, start_time, end_time, labels, objects, updated_at) "
+            "VALUES (?, 'gate', ?, ?, '[\"person\"]', ?, ?)",
+            [(f"{int((now + i) * 1000)}-{i:06x}", now + i, now + i + 1, objects, now + i)
+             for i in range(400)])
 
 
 def login(engine: EngineProcess, token: str) -> tuple[int, str]:
@@ -207,3 +226,31 @@ def with_ping(sock: RawWs) -> None:
     """A masked WebSocket ping frame."""
     with contextlib.suppress(OSError):
         sock.sock.sendall(bytes([0x89, 0x80]) + b"\0\0\0\0")
+
+
+def test_client_too_slow_for_large_answers_is_dropped_by_bytes(engine: EngineProcess) -> None:
+    """Far fewer than the message limit, but megabytes waiting: the slow client goes (1008),
+    while a client that reads gets the same large answers."""
+    async def run() -> tuple[int, bool]:
+        reader = WsClient(engine.base)
+        await reader.connect(engine.token)
+        slow = RawWs(engine.port)
+        try:
+            slow.send({"type": "auth", "token": engine.token})
+            for i in range(1, 13):  # ~11 MB of answers, never read
+                slow.send({"id": i, "type": "events/list", "limit": 500})
+            big = await reader.call("events/list", limit=500)
+            size = len(json.dumps(big))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "too slow" not in engine.log():
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(3)  # the close itself (at most 2 s), then the reset
+            return size, slow.closed_by_peer(timeout=5)
+        finally:
+            slow.close()
+            await reader.close()
+
+    size, closed = asyncio.run(run())
+    assert size > 500_000  # one answer bigger than half the byte budget still goes through
+    assert closed
+    assert "too slow" in engine.log()

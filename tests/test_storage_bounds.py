@@ -136,6 +136,7 @@ def test_events_audit_rows_and_jobs_expire_and_the_database_shrinks(
     db = eng.data_dir / "vigil.db"
     eng.wait_for(lambda: eng.get(f"/api/events/{ids['old_low']}").status == 404, 60,
                  what="the expired event to go")
+    assert "events" in eng.json("/api/stats")["storage"]["last_purge"]
     for kept in ("cover", "old_protected", "old_critical"):
         assert eng.get(f"/api/events/{ids[kept]}").status == 200, kept
     snaps = info["snaps"]

@@ -241,7 +241,8 @@ class Engine:
             "cameras": per_camera,
             "last_purge": {"freed_bytes": report.freed_bytes, "aged": report.aged,
                            "quota": report.quota, "undecided": report.undecided_dropped,
-                           "clips": report.clips, "warnings": report.reasons},
+                           "clips": report.clips, "events": report.events,
+                           "warnings": report.reasons},
         }
 
     def detector_status(self) -> dict[str, Any]:

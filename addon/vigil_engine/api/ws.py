@@ -19,6 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -42,10 +44,22 @@ _LOGGER = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 64 * 1024
 SEND_QUEUE_BYTES = 1024 * 1024  # one larger answer (500 events) is always let through
-SEND_QUEUE = 1024  # messages: bounds the bookkeeping of many tiny ones
+SEND_QUEUE = 512  # messages too: many small answers pile up as surely as large ones
 AUTH_TIMEOUT = 10.0
 SLOW_CLOSE_CODE = 1008
 CAMERA_PUSH_INTERVAL = 1.0
+
+
+async def close_within(ws: web.WebSocketResponse, seconds: float, code: int = 1000,
+                       message: bytes = b"") -> None:
+    """Start a close handshake but wait at most ``seconds`` for it. Not wait_for: that
+    would wait out a close stuck behind a peer that reads nothing."""
+    closing = asyncio.ensure_future(ws.close(code=code, message=message))
+    await asyncio.wait({closing}, timeout=seconds)
+    if not closing.done():
+        closing.cancel()  # the caller aborts the transport, which ends it
+    elif not closing.cancelled():
+        closing.exception()  # retrieved: a failed close is not worth a warning
 
 
 class Client:
@@ -83,11 +97,15 @@ class Client:
             asyncio.get_running_loop().create_task(self._force_close())
 
     async def _force_close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code=SLOW_CLOSE_CODE,
-                                                 message=b"client too slow"), 2)
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()  # the peer reads nothing at all: drop the connection
+        await close_within(self.ws, 2, SLOW_CLOSE_CODE, b"client too slow")
+        if self.transport is not None:
+            # Drop it hard (RST): a plain close lets the kernel keep feeding the megabytes
+            # already queued to the slow peer at its pace, for minutes.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
 
     def result(self, msg_id: Any, result: Any) -> None:
         self.send({"id": msg_id, "type": "result", "success": True, "result": result})
@@ -530,9 +548,7 @@ async def handler(request: web.Request) -> web.WebSocketResponse:
         except (TimeoutError, asyncio.CancelledError, ConnectionResetError, RuntimeError):
             writer.cancel()
         if not ws.closed:
-            # A peer that never answers the close frame is not waited for.
-            with contextlib.suppress(TimeoutError, ConnectionResetError, RuntimeError):
-                await asyncio.wait_for(ws.close(), 1)
+            await close_within(ws, 1)  # a peer that never answers is not waited for
         if client.transport is not None and not client.transport.is_closing():
             client.transport.abort()
         _LOGGER.debug("WebSocket client %s left after %.0f s", client.id,
