@@ -22,14 +22,17 @@ CLIP = 10  # seconds of footage before the clock jumps back
 
 def craft(folder: Path, footage: Path) -> tuple[Path, Path]:
     """``jump.ts``: the footage twice in one MPEG-TS, so timestamps fall back by CLIP s
-    halfway (a camera restarting its clock). ``glitch.mp4``: one packet whose NAL length
+    after CLIP s (a camera restarting its clock). ``glitch.mp4``: one packet whose NAL length
     is broken, which the decoder rejects outright."""
-    part = folder / "part.ts"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(footage), "-t",
-                    str(CLIP), "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "mpegts",
-                    str(part)], check=True)
+    parts = []
+    for seconds in (CLIP, 3 * CLIP):  # the second part leaves time to watch before a loop
+        part = folder / f"part{seconds}.ts"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(footage), "-t",
+                        str(seconds), "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f",
+                        "mpegts", str(part)], check=True)
+        parts.append(part.read_bytes())
     jump = folder / "jump.ts"
-    jump.write_bytes(part.read_bytes() * 2)
+    jump.write_bytes(b"".join(parts))
     clean = folder / "clean.mp4"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(footage), "-t", "30",
                     "-c", "copy", "-movflags", "+faststart", str(clean)], check=True)
@@ -75,6 +78,7 @@ def test_backward_timestamp_jump_starts_a_new_segment(engine: EngineProcess) -> 
     engine.wait_for(lambda: engine.camera("jumpy")["record"]["clock_jumps"] >= 1, 60,
                     what="the clock jump")
     jumped_at = time.time()
+    assert engine.camera("jumpy")["stats"]["reconnects"] == 0
     engine.wait_for(lambda: any(s["start_time"] > jumped_at + 1 for s in segments(
         engine, "jumpy")), 30, what="segments after the jump")
     cam = engine.camera("jumpy")
