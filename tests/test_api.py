@@ -62,9 +62,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EngineProcess]:
     dead = f"rtsp://127.0.0.1:{free_port()}/nothing"
     config = {
         "api": {"token": TOKEN, "failed_auth_limit": 100000},
+        # The seeded history is older than the default 30 days events are kept.
         "cameras": {
-            "front": {"inputs": [{"url": dead}]},
-            "back": {"inputs": [{"url": dead}]},
+            name: {"inputs": [{"url": dead}],
+                   "record": {"events": {"retain": {"days": 36500}}}}
+            for name in ("front", "back")
         },
     }
     eng = EngineProcess(tmp, config).start()

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .config import Config, ConfigError, load_config
 from .detect.model import ModelError
+from .redact import install_log_scrubber
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("libav").setLevel(logging.ERROR)
+    install_log_scrubber()
     try:
         if args.check:
             load(args)

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from . import __version__
 from .api.auth import load_or_create_token
-from .api.server import build_app
+from .api.server import GuardedRunner, build_app, tls_context
 from .api.ws import CameraHub
 from .config import CameraConfig, Config
 from .detect.pool import DetectorPool
@@ -102,13 +102,16 @@ class Engine:
                                                       self.snapshots, self._make_recorder,
                                                       self.risk)
         self.camera_hub = CameraHub(self)
-        self._runner = web.AppRunner(build_app(self), access_log=None,
+        self._runner = GuardedRunner(build_app(self), access_log=None,
                                      handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True)
+        tls = (tls_context(cfg.api.tls_cert, cfg.api.tls_key)
+               if cfg.api.tls_cert and cfg.api.tls_key else None)
+        site = web.TCPSite(self._runner, cfg.api.host, cfg.api.port, reuse_address=True,
+                           ssl_context=tls)
         await site.start()
         host = f"[{cfg.api.host}]" if ":" in cfg.api.host else cfg.api.host
-        self.url = f"http://{host}:{cfg.api.port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{cfg.api.port}"
         for p in self.pipelines.values():
             await p.start()
         if cfg.mqtt.enabled:
@@ -281,7 +284,8 @@ class Engine:
             "cameras": per_camera,
             "last_purge": {"freed_bytes": report.freed_bytes, "aged": report.aged,
                            "quota": report.quota, "undecided": report.undecided_dropped,
-                           "clips": report.clips, "warnings": report.reasons},
+                           "clips": report.clips, "events": report.events,
+                           "warnings": report.reasons},
         }
 
     def detector_status(self) -> dict[str, Any]:

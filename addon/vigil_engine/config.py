@@ -49,6 +49,8 @@ class ApiConfig:
     ingress_proxies: tuple[str, ...] = ("172.30.32.2",)
     cors_origins: tuple[str, ...] = ()
     failed_auth_limit: int = 30  # per address per 5 min; responses slow down from a sixth
+    tls_cert: Path | None = None  # api.tls: HTTPS so the token never crosses the LAN in clear
+    tls_key: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -676,6 +678,7 @@ ROOT_SCHEMA = vol.Schema(
                 vol.Optional("cors_origins", default=[]): [
                     vol.Match(r"^https?://[^/\s]+$", msg="must be an origin like https://host:port")
                 ],
+                vol.Optional("tls"): {vol.Required("cert"): str, vol.Required("key"): str},
             }
         ),
         vol.Optional("detector", default={}): vol.Schema(
@@ -772,6 +775,14 @@ def parse_config(
 
     if "cameras" not in doc and "frigate" not in doc:
         problems.append("cameras: required option is missing (or configure frigate:)")
+    api_doc = dict(doc["api"])
+    tls = api_doc.pop("tls", None) or {}
+    for key in ("cert", "key"):
+        path = resolve(tls.get(key))
+        api_doc[f"tls_{key}"] = path
+        if path is not None and not path.is_file():
+            problems.append(f"api.tls.{key}: file not found: {path}")
+
     default_events = doc["events"]
     cameras: dict[str, CameraConfig] = {}
     for cam_name, cam in doc.get("cameras", {}).items():
@@ -800,8 +811,8 @@ def parse_config(
     assert resolved_data is not None
     return Config(
         data_dir=resolved_data,
-        api=ApiConfig(**{**doc["api"], "ingress_proxies": tuple(doc["api"]["ingress_proxies"]),
-                         "cors_origins": tuple(doc["api"]["cors_origins"])}),
+        api=ApiConfig(**{**api_doc, "ingress_proxies": tuple(api_doc["ingress_proxies"]),
+                         "cors_origins": tuple(api_doc["cors_origins"])}),
         detector=detector,
         cameras=cameras,
         storage=StorageConfig(**doc["storage"]),

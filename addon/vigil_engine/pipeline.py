@@ -27,6 +27,7 @@ from .events.snapshots import SnapshotWriter
 from .motion.detector import MotionDetector
 from .record.activity import ActivityLog
 from .record.recorder import Recorder
+from .redact import scrub
 from .risk.service import RiskService
 from .store.db import Store
 from .track.tracker import Tracker
@@ -234,12 +235,19 @@ class CameraPipeline:
         return st
 
     @property
-    def stream_url(self) -> str | None:
-        """The camera's own stream for live view (the record input, else detect)."""
+    def stream_source(self) -> str | None:
+        """The camera's own stream for live view (the record input, else detect), with its
+        credentials: only for the ``camera/stream_source`` command, never in listings."""
         source = self.config.input_for("record") or self.config.input_for("detect")
         if source is None or not source.url.startswith(("rtsp://", "rtsps://")):
             return None
         return source.url
+
+    @property
+    def stream_url(self) -> str | None:
+        """The live stream's URL for display, credentials hidden."""
+        url = self.stream_source
+        return scrub(url) if url else None
 
     async def analyze_now(self) -> dict[str, Any]:
         """Look at the newest frame with fresh eyes: the whole frame, tiled, right now."""
@@ -269,6 +277,7 @@ class CameraPipeline:
             "name": self.name,
             "enabled": self.config.enabled,
             "stream_url": self.stream_url,
+            "has_stream": self.stream_source is not None,
             "tracked_labels": list(self.config.objects.track),
             "status": "online" if cap and cap.online else "offline",
             "error": cap.error if cap else None,
@@ -302,6 +311,7 @@ class CameraPipeline:
                 "events_opened": self.events.opened,
                 "open_to_risk_ms": round(self.events.open_to_risk_ms, 2),
                 "reconnects": max(0, cap.connects - 1) if cap else 0,
+                "decode_errors": cap.decode_errors if cap else 0,
                 "process_ms": round(self.stats.process_ms, 2),
             },
         }

@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, CONF_PORT, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PORT,
+    CONF_SSL,
+    CONF_VERIFY_SSL,
+    EVENT_HOMEASSISTANT_STOP,
+    Platform,
+)
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
@@ -40,8 +47,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> bool:
-    client = VigilClient(async_get_clientsession(hass), entry.data[CONF_HOST],
-                         entry.data[CONF_PORT], entry.data[CONF_TOKEN])
+    client = VigilClient(
+        async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True)),
+        entry.data[CONF_HOST], entry.data[CONF_PORT], entry.data[CONF_TOKEN],
+        use_ssl=entry.data.get(CONF_SSL, False))
     try:
         await client.start()
     except InvalidAuth as err:

@@ -33,7 +33,7 @@ class VigilCamera(VigilCameraEntity, Camera):
 
     @property
     def supported_features(self) -> CameraEntityFeature:
-        return CameraEntityFeature.STREAM if self.camera_state.get("stream_url") \
+        return CameraEntityFeature.STREAM if self.camera_state.get("has_stream") \
             else CameraEntityFeature(0)
 
     @property
@@ -49,7 +49,16 @@ class VigilCamera(VigilCameraEntity, Camera):
         return bool((self.camera_state.get("switches") or {}).get("detect"))
 
     async def stream_source(self) -> str | None:
-        return self.camera_state.get("stream_url")
+        """The real stream URL (with credentials) comes from a command made for this;
+        listings never carry it."""
+        if not self.camera_state.get("has_stream"):
+            return None
+        try:
+            result = await self.coordinator.client.command("camera/stream_source",
+                                                           camera=self.camera)
+        except (VigilError, TimeoutError):
+            return None
+        return (result or {}).get("url")
 
     async def async_camera_image(self, width: int | None = None,
                                  height: int | None = None) -> bytes | None:

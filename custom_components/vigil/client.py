@@ -51,11 +51,13 @@ PushCallback = Callable[[dict[str, Any]], None]
 
 
 class VigilClient:
-    def __init__(self, session: aiohttp.ClientSession, host: str, port: int, token: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession, host: str, port: int, token: str,
+                 *, use_ssl: bool = False) -> None:
         self.session = session
         self.host = host
         self.port = port
         self.token = token
+        self.use_ssl = use_ssl  # the engine serves HTTPS (api.tls)
         self.info: dict[str, Any] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._next_id = 1
@@ -72,7 +74,7 @@ class VigilClient:
     @property
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.use_ssl else 'http'}://{host}:{self.port}"
 
     @property
     def closing(self) -> bool:

@@ -13,7 +13,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlow,
 )
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_PORT, CONF_SSL, CONF_VERIFY_SSL
 from homeassistant.core import callback
 from homeassistant.helpers import selector
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -39,6 +39,8 @@ def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
             vol.Coerce(int), vol.Range(min=1, max=65535)),
         vol.Required(CONF_TOKEN): selector.TextSelector(
             selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)),
+        vol.Optional(CONF_SSL, default=defaults.get(CONF_SSL, False)): bool,
+        vol.Optional(CONF_VERIFY_SSL, default=defaults.get(CONF_VERIFY_SSL, True)): bool,
     })
 
 
@@ -50,10 +52,11 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         self._discovered: dict[str, Any] = {}
 
-    async def _probe(self, host: str, port: int, token: str
-                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    async def _probe(self, host: str, port: int, token: str, ssl: bool = False,
+                     verify_ssl: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
         """Try the engine; returns (info, errors)."""
-        client = VigilClient(async_get_clientsession(self.hass), host, port, token)
+        client = VigilClient(async_get_clientsession(self.hass, verify_ssl=verify_ssl),
+                             host, port, token, use_ssl=ssl)
         try:
             hello = await client.connect()
             info = await client.command("engine/info")
@@ -72,7 +75,9 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             info, errors = await self._probe(user_input[CONF_HOST], user_input[CONF_PORT],
-                                             user_input[CONF_TOKEN])
+                                             user_input[CONF_TOKEN],
+                                             user_input.get(CONF_SSL, False),
+                                             user_input.get(CONF_VERIFY_SSL, True))
             if not errors:
                 await self.async_set_unique_id(info["instance_id"])
                 self._abort_if_unique_id_configured(updates={
@@ -111,7 +116,9 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             info, errors = await self._probe(entry.data[CONF_HOST], entry.data[CONF_PORT],
-                                             user_input[CONF_TOKEN])
+                                             user_input[CONF_TOKEN],
+                                             entry.data.get(CONF_SSL, False),
+                                             entry.data.get(CONF_VERIFY_SSL, True))
             if not errors:
                 await self.async_set_unique_id(info["instance_id"])
                 self._abort_if_unique_id_mismatch(reason="wrong_engine")
@@ -129,7 +136,9 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             info, errors = await self._probe(user_input[CONF_HOST], user_input[CONF_PORT],
-                                             user_input[CONF_TOKEN])
+                                             user_input[CONF_TOKEN],
+                                             user_input.get(CONF_SSL, False),
+                                             user_input.get(CONF_VERIFY_SSL, True))
             if not errors:
                 await self.async_set_unique_id(info["instance_id"])
                 self._abort_if_unique_id_mismatch(reason="wrong_engine")

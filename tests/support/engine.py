@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -53,10 +55,18 @@ class EngineProcess:
         self.config = cfg
         self.proc: subprocess.Popen[bytes] | None = None
         self.token = ""
+        tls = cfg["api"].get("tls")
+        # api.tls: trust exactly the engine's certificate (as HA with verify_ssl would).
+        self.ssl_context: ssl.SSLContext | None = None
+        if tls:
+            self.ssl_context = ssl.create_default_context()
+            # A broken certificate is a test of the engine refusing to start.
+            with contextlib.suppress(OSError, ssl.SSLError):
+                self.ssl_context.load_verify_locations(cafile=tls["cert"])
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> EngineProcess:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -98,7 +108,7 @@ class EngineProcess:
             hdrs["Authorization"] = f"Bearer {tok}"
         req = urllib.request.Request(self.base + path, method=method, headers=hdrs, data=data)
         try:
-            with urllib.request.urlopen(req, timeout=15) as resp:
+            with urllib.request.urlopen(req, timeout=15, context=self.ssl_context) as resp:
                 return Response(resp.status, resp.read(), dict(resp.headers))
         except urllib.error.HTTPError as err:
             return Response(err.code, err.read(), dict(err.headers))

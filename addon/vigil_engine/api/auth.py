@@ -7,15 +7,19 @@ import os
 import secrets
 from pathlib import Path
 
+from ..redact import add_secret
+
 
 def load_or_create_token(data_dir: Path, configured: str | None) -> str:
     """The configured token, else one generated once and kept in ``DATA/token`` (0600)."""
     if configured:
+        add_secret(configured)
         return configured
     path = data_dir / "token"
     if path.is_file():
         token = path.read_text(encoding="utf-8").strip()
         if len(token) >= 16:
+            add_secret(token)
             return token
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
@@ -24,6 +28,7 @@ def load_or_create_token(data_dir: Path, configured: str | None) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(token + "\n")
     os.replace(tmp, path)
+    add_secret(token)
     return token
 
 
@@ -31,7 +36,10 @@ def token_matches(expected: str, given: str | None) -> bool:
     """Constant-time comparison so response timing leaks nothing about the token."""
     if not given:
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())
+    try:  # a header with non-ASCII bytes is just a wrong token, never a 500
+        return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
+    except UnicodeError:
+        return False
 
 
 def bearer(header: str | None) -> str | None:

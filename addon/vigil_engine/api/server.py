@@ -1,23 +1,27 @@
 """The aiohttp application: middlewares (errors, auth, CORS) and routes.
 
 Authentication, in order: ``Authorization: Bearer TOKEN``; the web UI's
-session cookie (an HMAC of the token, so changing the token logs everyone
-out); or, when running as a Home Assistant app, a request from the
-Supervisor's ingress proxy. Repeated failures from one address are slowed
-down and then refused for a while. Names and ids from URLs are checked
-against strict patterns and looked up before any path is built from them.
+session cookie (a server-side session that expires and ends at logout); or,
+when running as a Home Assistant app, a request from the Supervisor's ingress
+proxy. A cookie alone never authorises a change or a WebSocket from another
+origin. Failures from one address are slowed down and then refused for a
+while, but a valid token is always accepted: an attacker sharing Home
+Assistant's address (NAT, proxy, the Supervisor's network) cannot lock it out.
+Names and ids from URLs are checked against strict patterns and looked up
+before any path is built from them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
+import ssl
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -25,6 +29,7 @@ from . import recordings, rest, ui, ws
 from .auth import bearer, token_matches
 from .common import ENGINE_KEY, ApiError, json_error
 from .metrics import metrics
+from .sessions import Sessions
 
 if TYPE_CHECKING:
     from ..app import Engine
@@ -36,10 +41,7 @@ PUBLIC = ("/", "/index.html", "/api/login")
 SESSION_COOKIE = "vigil_session"
 FAIL_WINDOW = 300.0
 MAX_BODY = 64 * 1024
-
-
-def session_value(token: str) -> str:
-    return hmac.new(token.encode(), b"vigil-session-v1", hashlib.sha256).hexdigest()
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class AuthGuard:
@@ -76,18 +78,46 @@ class AuthGuard:
 
 
 GUARD_KEY: web.AppKey[AuthGuard] = web.AppKey("guard")
+SESSIONS_KEY: web.AppKey[Sessions] = web.AppKey("sessions")
+
+AuthMethod = Literal["bearer", "ingress", "cookie"]
 
 
-def authenticated(request: web.Request) -> bool:
+def authenticated(request: web.Request) -> AuthMethod | None:
+    """How the request proves who it is, or None."""
     engine = request.app[ENGINE_KEY]
     if token_matches(engine.token, bearer(request.headers.get("Authorization"))):
-        return True
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie and hmac.compare_digest(cookie, session_value(engine.token)):
-        return True
+        return "bearer"
     api = engine.config.api
-    return bool(api.ingress and request.remote in api.ingress_proxies
-                and "X-Ingress-Path" in request.headers)
+    if api.ingress and request.remote in api.ingress_proxies \
+            and "X-Ingress-Path" in request.headers:
+        return "ingress"
+    if request.app[SESSIONS_KEY].valid(request.cookies.get(SESSION_COOKIE)):
+        return "cookie"
+    return None
+
+
+def same_origin(request: web.Request) -> bool:
+    """The browser says the request comes from a page this engine served (or an origin
+    the configuration allows). Browsers always send Origin on WebSockets and POSTs."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    if origin in request.app[ENGINE_KEY].config.api.cors_origins:
+        return True
+    try:
+        return urlsplit(origin).netloc.lower() == request.host.lower()
+    except ValueError:
+        return False
+
+
+def refuse_failure(guard: AuthGuard, remote: str) -> web.Response | None:
+    """A locked address is answered 429 at once (no token is ever refused for it)."""
+    if guard.locked(remote):
+        guard.fail(remote)
+        return json_error(429, "too_many_failures",
+                          "too many failed logins from this address; try again later")
+    return None
 
 
 @web.middleware
@@ -114,13 +144,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC or request.path.startswith("/ui/") or request.path == "/api/ws":
         return await handler(request)
+    how = authenticated(request)
+    if how == "cookie" and request.method not in SAFE_METHODS and not same_origin(request):
+        return json_error(403, "cross_origin",
+                          "Origin: changes with a session cookie must come from the engine's "
+                          "own pages")
+    if how is not None:
+        return await handler(request)
     guard = request.app[GUARD_KEY]
     remote = request.remote or "?"
-    if guard.locked(remote):
-        return json_error(429, "too_many_failures",
-                          "too many failed logins from this address; try again later")
-    if authenticated(request):
-        return await handler(request)
+    locked = refuse_failure(guard, remote)
+    if locked is not None:
+        return locked
     await guard.penalise(remote)
     return json_error(401, "unauthorized", "missing or wrong bearer token")
 
@@ -151,12 +186,54 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     return resp
 
 
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The server's TLS context for ``api.tls`` (TLS 1.2 or newer)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as err:
+        raise OSError(f"api.tls: cannot use certificate {cert} with key {key}: {err}") from None
+    return ctx
+
+
+FIRST_REQUEST_TIMEOUT = 10.0
+
+
+def _close_if_silent(proto: Any) -> None:
+    # aiohttp counts a request once its whole head has arrived (fail open if renamed).
+    if getattr(proto, "_request_count", 1) == 0:
+        transport = proto.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+
+class GuardedRunner(web.AppRunner):
+    """Connections must send one complete request head within 10 s: idle or trickling
+    (slowloris) sockets are closed instead of being held forever."""
+
+    @property
+    def server(self) -> Any:  # the protocol factory the sites listen with
+        inner = self._server
+        if inner is None:
+            return None
+
+        def factory() -> Any:
+            proto = inner()
+            asyncio.get_running_loop().call_later(FIRST_REQUEST_TIMEOUT, _close_if_silent,
+                                                  proto)
+            return proto
+
+        return factory
+
+
 def build_app(engine: Engine) -> web.Application:
     app = web.Application(
         middlewares=[headers_middleware, error_middleware, cors_middleware, auth_middleware],
         client_max_size=MAX_BODY)
     app[ENGINE_KEY] = engine
     app[GUARD_KEY] = AuthGuard(engine.config.api.failed_auth_limit)
+    app[SESSIONS_KEY] = Sessions(engine.data_dir / "sessions.json", engine.token)
     rest.add_routes(app)
     recordings.add_routes(app)
     ui.add_routes(app)

@@ -43,28 +43,33 @@ async def asset(request: web.Request) -> web.StreamResponse:
 
 
 async def login(request: web.Request) -> web.Response:
-    from .server import GUARD_KEY, SESSION_COOKIE, session_value
+    from .server import GUARD_KEY, SESSION_COOKIE, SESSIONS_KEY, refuse_failure
 
     guard = request.app[GUARD_KEY]
     remote = request.remote or "?"
-    if guard.locked(remote):
-        raise ApiError(429, "too_many_failures",
-                       "too many failed logins from this address; try again later")
     body = await json_body(request)
     token = body.get("token")
     engine = request.app[ENGINE_KEY]
     if not isinstance(token, str) or not token_matches(engine.token, token):
+        locked = refuse_failure(guard, remote)
+        if locked is not None:
+            return locked
         await guard.penalise(remote)
         raise ApiError(401, "unauthorized", "token: wrong token")
+    sessions = request.app[SESSIONS_KEY]
+    value = await asyncio.to_thread(sessions.create)
     resp = web.json_response({"authenticated": True})
-    resp.set_cookie(SESSION_COOKIE, session_value(engine.token), httponly=True,
-                    samesite="Strict", max_age=30 * 86400, path="/")
+    resp.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="Strict",
+                    max_age=int(sessions.lifetime), path="/", secure=request.secure)
     return resp
 
 
 async def logout(request: web.Request) -> web.Response:
-    from .server import SESSION_COOKIE
+    """Ends the session on the server too: a copied cookie stops working."""
+    from .server import SESSION_COOKIE, SESSIONS_KEY
 
+    await asyncio.to_thread(request.app[SESSIONS_KEY].revoke,
+                            request.cookies.get(SESSION_COOKIE))
     resp = web.json_response({"authenticated": False})
     resp.del_cookie(SESSION_COOKIE, path="/")
     return resp

@@ -6,8 +6,11 @@ a token). Requests are ``{"id": n, "type": ...}``; answers are ``{"id": n,
 "type": "result", "success": bool, "result" | "error": ...}``; subscriptions
 push ``{"id": sub_id, "type": "event", "event": {"action", "data"}}``.
 
-Every client has a bounded send queue drained by its own task. The engine
-never waits for a client: a client whose queue fills up is disconnected.
+Every client has a send queue bounded in bytes, drained by its own task. The
+engine never waits for a client: one whose queue overflows is closed with code
+1008 ("client too slow"). A socket that has not authenticated within 10 s is
+closed (pings do not extend that), and only authenticated clients count as
+clients.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -46,9 +51,23 @@ _LOGGER = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE = 64 * 1024
-SEND_QUEUE = 512
+SEND_QUEUE_BYTES = 1024 * 1024  # one larger answer (500 events) is always let through
+SEND_QUEUE = 512  # messages too: many small answers pile up as surely as large ones
 AUTH_TIMEOUT = 10.0
+SLOW_CLOSE_CODE = 1008
 CAMERA_PUSH_INTERVAL = 1.0
+
+
+async def close_within(ws: web.WebSocketResponse, seconds: float, code: int = 1000,
+                       message: bytes = b"") -> None:
+    """Start a close handshake but wait at most ``seconds`` for it. Not wait_for: that
+    would wait out a close stuck behind a peer that reads nothing."""
+    closing = asyncio.ensure_future(ws.close(code=code, message=message))
+    await asyncio.wait({closing}, timeout=seconds)
+    if not closing.done():
+        closing.cancel()  # the caller aborts the transport, which ends it
+    elif not closing.cancelled():
+        closing.exception()  # retrieved: a failed close is not worth a warning
 
 
 class Client:
@@ -58,6 +77,7 @@ class Client:
         self.remote = remote
         self.id = uuid.uuid4().hex[:8]
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(SEND_QUEUE)
+        self.queued_bytes = 0
         self.subscriptions: dict[int, Callable[[], None]] = {}
         self.closing = False
         self.dropped_for_slowness = False
@@ -67,13 +87,17 @@ class Client:
         """Queue a message; never blocks. A client that cannot keep up is dropped."""
         if self.closing:
             return
+        text = json.dumps(message, separators=(",", ":"))
         try:
-            self.queue.put_nowait(json.dumps(message, separators=(",", ":")))
+            if self.queued_bytes and self.queued_bytes + len(text) > SEND_QUEUE_BYTES:
+                raise asyncio.QueueFull
+            self.queue.put_nowait(text)
+            self.queued_bytes += len(text)
         except asyncio.QueueFull:
             self.closing = True
             self.dropped_for_slowness = True
-            _LOGGER.warning("WebSocket client %s (%s) too slow; disconnecting", self.id,
-                            self.remote)
+            _LOGGER.warning("WebSocket client %s (%s) too slow (%d KiB waiting); "
+                            "disconnecting", self.id, self.remote, self.queued_bytes // 1024)
             # Wake the writer so it closes the socket (it may be stuck in a send).
             with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()
@@ -81,10 +105,15 @@ class Client:
             asyncio.get_running_loop().create_task(self._force_close())
 
     async def _force_close(self) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(code=1008, message=b"client too slow"), 2)
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.abort()  # the peer reads nothing at all: drop the connection
+        await close_within(self.ws, 2, SLOW_CLOSE_CODE, b"client too slow")
+        if self.transport is not None:
+            # Drop it hard (RST): a plain close lets the kernel keep feeding the megabytes
+            # already queued to the slow peer at its pace, for minutes.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
 
     def result(self, msg_id: Any, result: Any) -> None:
         self.send({"id": msg_id, "type": "result", "success": True, "result": result})
@@ -98,6 +127,7 @@ class Client:
             item = await self.queue.get()
             if item is None or self.ws.closed:
                 return
+            self.queued_bytes -= len(item)
             try:
                 await self.ws.send_str(item)
             except (ConnectionResetError, RuntimeError):
@@ -311,6 +341,15 @@ async def _mode_set(client: Client, msg: dict[str, Any]) -> Any:
     return {"mode": mode}
 
 
+@command("camera/stream_source")
+async def _camera_stream_source(client: Client, msg: dict[str, Any]) -> Any:
+    """The camera's real stream URL (credentials included) for Home Assistant's live view.
+    Only this command hands it out; listings and pushes carry it without credentials."""
+    _only(msg, {"camera"})
+    name = camera_or_404(client.engine, _field(msg, "camera", str))
+    return {"url": client.engine.pipelines[name].stream_source}
+
+
 @command("camera/analyze")
 async def _camera_analyze(client: Client, msg: dict[str, Any]) -> Any:
     _only(msg, {"camera"})
@@ -424,14 +463,13 @@ class CameraHub:
 
 
 async def _authenticate(client: Client, request: web.Request) -> bool:
-    from .server import GUARD_KEY, authenticated
+    from .server import GUARD_KEY, authenticated, same_origin
 
     engine = client.engine
-    if request.app[GUARD_KEY].locked(client.remote):
-        client.send({"type": "auth_invalid", "message": "too many failed logins; try later"})
-        return False
     try:
-        first = await client.ws.receive(timeout=AUTH_TIMEOUT)
+        # One deadline for the whole handshake: pings or fragments do not extend it.
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            first = await client.ws.receive()
     except TimeoutError:
         client.send({"type": "auth_invalid", "message": "no auth message within 10 s"})
         return False
@@ -446,10 +484,19 @@ async def _authenticate(client: Client, request: web.Request) -> bool:
                      "message": "first message must be {\"type\": \"auth\", \"token\": ...}"})
         return False
     token = msg.get("token")
-    ok = (isinstance(token, str) and token_matches(engine.token, token)) or (
-        token is None and authenticated(request))
+    how = authenticated(request) if token is None else None
+    if how == "cookie" and not same_origin(request):
+        client.send({"type": "auth_invalid",
+                     "message": "Origin: a session cookie works only from the engine's pages"})
+        return False
+    ok = (isinstance(token, str) and token_matches(engine.token, token)) or how is not None
     if not ok:
-        await request.app[GUARD_KEY].penalise(client.remote)
+        guard = request.app[GUARD_KEY]
+        if guard.locked(client.remote):
+            guard.fail(client.remote)
+            client.send({"type": "auth_invalid", "message": "too many failed logins; try later"})
+            return False
+        await guard.penalise(client.remote)
         client.send({"type": "auth_invalid", "message": "wrong token"})
         return False
     client.send({"type": "auth_ok", "protocol_version": PROTOCOL_VERSION,
@@ -502,11 +549,11 @@ async def handler(request: web.Request) -> web.WebSocketResponse:
     client = Client(engine, ws, request.remote or "?")
     client.transport = request.transport
     writer = asyncio.create_task(client.writer(), name=f"ws-writer-{client.id}")
-    engine.ws_clients.add(client)
     started = time.monotonic()
     try:
         if not await _authenticate(client, request):
             return ws  # the writer sends auth_invalid, then the socket closes
+        engine.ws_clients.add(client)
         async for message in ws:
             if client.closing:
                 break
@@ -526,7 +573,9 @@ async def handler(request: web.Request) -> web.WebSocketResponse:
         except (TimeoutError, asyncio.CancelledError, ConnectionResetError, RuntimeError):
             writer.cancel()
         if not ws.closed:
-            await ws.close()
+            await close_within(ws, 1)  # a peer that never answers is not waited for
+        if client.transport is not None and not client.transport.is_closing():
+            client.transport.abort()
         _LOGGER.debug("WebSocket client %s left after %.0f s", client.id,
                       time.monotonic() - started)
     return ws

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..config import DetectConfig, InputConfig
 from ..motion.detector import MotionDetector, MotionResult
+from ..redact import add_secret, scrub, url_secrets
 from .rate import RateMeter
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ BACKOFF_START = 1.0
 BACKOFF_CAP = 30.0
 OPEN_TIMEOUT = 10.0
 READ_TIMEOUT = 8.0
+MAX_BAD_PACKETS = 50  # in a row: the stream is broken, reconnect; fewer are skipped
+PACE_JUMP = 10.0  # seconds: a bigger step in a file's timestamps restarts its pacing
 
 
 RGB_AT_LEAST_EVERY = 1.0  # seconds: keep latest.jpg fresh even when nothing moves
@@ -51,17 +54,10 @@ class CaptureStatus:
     connects: int = 0
     frames_decoded: int = 0
     frames_sampled: int = 0
+    decode_errors: int = 0  # corrupt packets skipped without dropping the connection
     width: int | None = None
     height: int | None = None
     codec: str | None = None
-
-
-def redact(url: str) -> str:
-    """Hide credentials in URLs before they reach logs or the API."""
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 class PacketSink(Protocol):
@@ -87,6 +83,8 @@ class Capture:
         self.camera = camera
         self.source = source
         self.detect = detect
+        for secret in url_secrets(source.url):
+            add_secret(secret)  # FFmpeg may quote it anywhere in an error text
         self.status = CaptureStatus()
         self.input_fps = RateMeter()
         self.sample_fps = RateMeter()
@@ -100,6 +98,7 @@ class Capture:
         self._thread = threading.Thread(target=self._run, name=f"capture-{camera}-{role}",
                                         daemon=True)
         self._index = 0
+        self._bad_packets = 0
         self._next_sample = 0.0
         self._motion = motion
         # One scaler per output format: switching formats on one rebuilds it each time.
@@ -184,8 +183,9 @@ class Capture:
                     # Play files at their own speed, like a live camera.
                     pts = float(packet.pts * packet.time_base)
                     now = time.time()
-                    if pace_start is None or first_pts is None:
-                        pace_start, first_pts = now, pts
+                    if (pace_start is None or first_pts is None or pts < first_pts
+                            or pts - first_pts > now - pace_start + PACE_JUMP):
+                        pace_start, first_pts = now, pts  # start, or the clock jumped
                     delay = pace_start + (pts - first_pts) - now
                     if delay > 0 and self._stop.wait(delay):
                         break
@@ -214,7 +214,20 @@ class Capture:
                 self.status.last_frame_time = time.time()
                 self.input_fps.tick()
             return got
-        for vframe in packet.decode():
+        try:
+            frames = packet.decode()
+            self._bad_packets = 0
+        except av.error.InvalidDataError as err:
+            # One corrupt packet (a radio glitch) costs a frame or two, not the connection.
+            self.status.decode_errors += 1
+            self._bad_packets += 1
+            if self._bad_packets >= MAX_BAD_PACKETS:
+                raise
+            if self.status.decode_errors in (1, 10, 100) or self.status.decode_errors % 1000 == 0:
+                _LOGGER.warning("%s: skipped a corrupt packet (%d so far): %s", self.camera,
+                                self.status.decode_errors, scrub(str(err)))
+            return got
+        for vframe in frames:
             if not isinstance(vframe, av.VideoFrame):
                 continue
             now = time.time()
@@ -267,19 +280,20 @@ class Capture:
         self.status.width, self.status.height = width, height
         if not self.status.online:
             _LOGGER.info("%s: online (%dx%d %s) from %s", self.camera, width, height,
-                         self.status.codec, redact(self.source.url))
+                         self.status.codec, scrub(self.source.url))
             if self._on_status is not None:
                 self._loop.call_soon_threadsafe(self._on_status, True, time.time(), None)
         self.status.online = True
         self.status.error = None
 
     def _mark_offline(self, reason: str) -> None:
+        reason = scrub(reason)  # FFmpeg's errors quote the URL, credentials included
         if self.status.online:
             _LOGGER.warning("%s: offline (%s)", self.camera, reason)
             if self._on_status is not None and reason != "stopped":
                 self._loop.call_soon_threadsafe(self._on_status, False, time.time(), reason)
         elif self.status.error != reason and reason != "stopped":
-            _LOGGER.warning("%s: cannot read %s: %s", self.camera, redact(self.source.url),
+            _LOGGER.warning("%s: cannot read %s: %s", self.camera, scrub(self.source.url),
                             reason)
         self.status.online = False
         self.status.error = reason

@@ -73,4 +73,6 @@ class Recorder:
             "last_segment_end": self.last_segment_end,
             "errors": self.writer.errors,
             "last_error": self.writer.last_error,
+            "clock_jumps": self.writer.clock_jumps,
+            "reanchors": self.writer.reanchors,
         }

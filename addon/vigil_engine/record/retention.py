@@ -2,10 +2,17 @@
 
 Order of sacrifice when space runs short: cached clips, then footage that
 overlaps no event (oldest first), then event footage from low to high risk
-(oldest first within a level). Footage of protected events is never purged;
-neither is a segment being written (it is not indexed yet) nor one a clip is
-being assembled from. Rows are deleted before files, so a crash leaves an
-orphan file (re-indexed at start-up), never a row without its file.
+(oldest first within a level), then closed events themselves with their
+snapshots. Footage of protected events is never purged; neither is a segment
+being written (it is not indexed yet) nor one a clip is being assembled from.
+Rows are deleted before files, so a crash leaves an orphan file (re-indexed at
+start-up), never a row without its file.
+
+Everything under the data folder counts toward the quota: footage (summed from
+the index, never walked), the database with its WAL, snapshots and clips
+(walked each pass; they are few next to the footage). Events, their audit rows and scoring jobs
+expire like event footage (per risk level); the database then gives the pages
+back to the disk (incremental vacuum).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import shutil
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +36,17 @@ import av
 
 from ..config import Config, RecordConfig
 from ..events.bus import EventBus
+from ..store import housekeeping as hk
 from ..store.db import Store
 from ..store.recordings import RecordingIndex, SegmentRow
+from .segments import salvage_part
 
 _LOGGER = logging.getLogger(__name__)
 
 DAY = 86400.0
 HOLD_SECONDS = 60.0  # events mode: how long a segment waits for an event to claim it
 CLIP_CACHE_SECONDS = DAY
+AGE_PAGE = 1000
 PATH_RE = re.compile(
     r"^(?P<cam>[a-z0-9_]+)/(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})/(?P<h>\d{2})/"
     r"(?P<mi>\d{2})\.(?P<s>\d{2})(?:-\d+)?\.mp4$")
@@ -50,6 +60,7 @@ class PurgeReport:
     aged: int = 0
     quota: int = 0
     clips: int = 0
+    events: int = 0
     freed_bytes: int = 0
     reasons: list[str] = field(default_factory=list)
 
@@ -95,6 +106,10 @@ class Retention:
         self.last_report = PurgeReport()
         self.max_pre = max((c.record.pre_capture for c in self.cameras.values()), default=0.0)
         self.max_post = max((c.record.post_capture for c in self.cameras.values()), default=0.0)
+        self.data_dir = config.data_dir
+        self.snapshots_root = config.data_dir / "snapshots"
+        self.footage_bytes = 0  # from the index: refreshed every pass
+        self.other_bytes = 0  # snapshots, clips, anything else: counted every pass
 
     @contextmanager
     def using(self, paths: list[str]) -> Iterator[None]:
@@ -110,8 +125,8 @@ class Retention:
 
     def reconcile(self) -> dict[str, int]:
         """Make the index and the disk agree (blocking; run before capture starts)."""
-        report = {"parts_removed": 0, "orphans_indexed": 0, "orphans_removed": 0,
-                  "rows_dropped": 0}
+        report = {"parts_salvaged": 0, "parts_removed": 0, "orphans_indexed": 0,
+                  "orphans_removed": 0, "rows_dropped": 0}
         known = self.index.all_paths_sync()
         seen: set[str] = set()
         if self.root.is_dir():
@@ -120,8 +135,22 @@ class Retention:
                     continue
                 rel = path.relative_to(self.root).as_posix()
                 if path.name.endswith(".part"):
+                    # A segment cut short by a crash: keep what it holds (fragmented MP4).
+                    final = path.with_name(path.name[1:].removesuffix(".part"))
+                    final_rel = final.relative_to(self.root).as_posix()
+                    start = start_from_path(final_rel)
+                    saved = None
+                    if start is not None and not final.exists():
+                        saved = salvage_part(path, final)
                     path.unlink(missing_ok=True)
-                    report["parts_removed"] += 1
+                    if saved is None:
+                        report["parts_removed"] += 1
+                        continue
+                    assert start is not None
+                    self.index.add_sync(final_rel.split("/", 1)[0], final_rel, start,
+                                        start + saved, final.stat().st_size)
+                    seen.add(final_rel)
+                    report["parts_salvaged"] += 1
                     continue
                 if rel in known:
                     seen.add(rel)
@@ -142,6 +171,9 @@ class Retention:
             for part in self.clips_root.rglob("*.part"):
                 part.unlink(missing_ok=True)
         _remove_empty_dirs(self.root)
+        # The quota's figures, before the first pass (health checks read them at once).
+        self.footage_bytes = self.store.read_sync(hk.footage_bytes)
+        self.other_bytes = _dir_size(self.data_dir, {self.root, *self._db_files()})
         if any(report.values()):
             _LOGGER.info("recordings reconciled: %s", report)
         return report
@@ -166,13 +198,16 @@ class Retention:
         await self._purge_by_age(now, report, spans)
         await self._purge_clip_cache(now, report, force_bytes=0)
         await self._purge_frigate_clips(now, report, need=0)
+        await self._purge_events_by_age(now, report)
+        await self._count()
         await self._purge_by_quota(now, report, spans)
         await self._refresh_has_clip(now, spans)
+        await self.store.write(lambda c: hk.incremental_vacuum(c))
         self.last_report = report
-        if report.freed_bytes:
+        if report.freed_bytes or report.events:
             _LOGGER.info("retention freed %.1f MB (%d aged, %d for quota, %d undecided, "
-                         "%d clips)", report.freed_bytes / 1e6, report.aged, report.quota,
-                         report.undecided_dropped, report.clips)
+                         "%d clips, %d events)", report.freed_bytes / 1e6, report.aged,
+                         report.quota, report.undecided_dropped, report.clips, report.events)
         return report
 
     def _overlap_sql(self, alias: str = "r") -> str:
@@ -199,6 +234,7 @@ class Retention:
 
         freed = await asyncio.to_thread(unlink)
         report.freed_bytes += freed
+        self.footage_bytes = max(0, self.footage_bytes - sum(s.size for s in segs))
         for s in segs:
             spans.append((s.camera, s.start_time, s.end_time))
         return freed
@@ -230,44 +266,114 @@ class Retention:
 
     async def _purge_by_age(self, now: float, report: PurgeReport,
                             spans: list[tuple[str, float, float]]) -> None:
+        """Expired footage, selected in SQL and paged (keyset), so any number of kept
+        rows older than the expired ones never hides them."""
+        levels = ("low", "medium", "high", "critical")
+        days_sql = ("CASE WHEN n = 0 THEN :retain ELSE MAX(:retain, :event_days, CASE rank "
+                    + " ".join(f"WHEN {i + 1} THEN :{lvl}" for i, lvl in enumerate(levels))
+                    + " ELSE 0 END) END")
         for name, cam in self.cameras.items():
             rec = cam.record
-            params = {"cam": name, "cutoff": now - rec.retain_days * DAY, "now": now,
-                      "pre": rec.pre_capture, "post": rec.post_capture}
+            params: dict[str, Any] = {
+                "cam": name, "cutoff": now - rec.retain_days * DAY, "now": now, "day": DAY,
+                "pre": rec.pre_capture, "post": rec.post_capture, "retain": rec.retain_days,
+                "event_days": rec.event_retain_days, "limit": AGE_PAGE,
+                "after_start": float("-inf"), "after_id": -1,
+                **{lvl: rec.risk_retain_days.get(lvl, 0.0) for lvl in levels}}
+            sql = (
+                "SELECT * FROM (SELECT r.*, (SELECT MAX(e.protected) FROM events e WHERE "
+                + self._overlap_sql() + ") AS prot, (SELECT MAX(" + RISK_RANK_SQL
+                + ") FROM events e WHERE " + self._overlap_sql() + ") AS rank, "
+                "(SELECT COUNT(*) FROM events e WHERE " + self._overlap_sql()
+                + ") AS n FROM recordings r WHERE r.camera = :cam AND r.kept = 1 "
+                "AND r.end_time < :cutoff AND (r.start_time > :after_start OR "
+                "(r.start_time = :after_start AND r.id > :after_id))) "
+                "WHERE COALESCE(prot, 0) = 0 AND end_time < :now - (" + days_sql + ") * :day "
+                "ORDER BY start_time, id LIMIT :limit")
+            while True:
+                expired = await self.index.query(sql, params)  # type: ignore[arg-type]
+                if not expired:
+                    break
+                report.aged += len(expired)
+                await self._delete(expired, report, spans)
+                params["after_start"] = expired[-1].start_time
+                params["after_id"] = expired[-1].id
+                if len(expired) < AGE_PAGE:
+                    break
 
-            def q(c: sqlite3.Connection, params: dict[str, Any] = params,
-                  rec: Any = rec) -> list[SegmentRow]:
-                rows = c.execute(
-                    "SELECT r.*, (SELECT MAX(e.protected) FROM events e WHERE "
-                    + self._overlap_sql() + ") AS prot, (SELECT MAX(" + RISK_RANK_SQL
-                    + ") FROM events e WHERE " + self._overlap_sql() + ") AS rank, "
-                    "(SELECT COUNT(*) FROM events e WHERE " + self._overlap_sql()
-                    + ") AS n FROM recordings r WHERE r.camera = :cam AND r.kept = 1 "
-                    "AND r.end_time < :cutoff ORDER BY r.start_time LIMIT 5000",
-                    params).fetchall()
-                expired = []
-                for r in rows:
-                    if r["prot"]:
-                        continue
-                    days = rec.retain_days
-                    if r["n"]:
-                        days = max(days, rec.event_retain_days)
-                        level = ("", "low", "medium", "high", "critical")[r["rank"] or 0]
-                        days = max(days, rec.risk_retain_days.get(level, 0.0))
-                    if r["end_time"] < params["now"] - days * DAY:
-                        expired.append(SegmentRow.from_row(r))
-                return expired
+    async def _purge_events_by_age(self, now: float, report: PurgeReport) -> None:
+        """Events (rows, snapshots, audit rows, jobs) expire like their footage would."""
+        cameras = await self.store.read(hk.event_cameras)
+        for name in cameras:
+            cam = self.config.cameras.get(name)
+            rec = cam.record if cam is not None else RecordConfig()  # a removed camera
 
-            expired = await self.store.read(q)
-            report.aged += len(expired)
-            await self._delete(expired, report, spans)
+            def expired(c: sqlite3.Connection, name: str = name,
+                        rec: RecordConfig = rec) -> list[tuple[str, str]]:
+                return hk.expired_event_ids(c, name, rec.event_retain_days,
+                                            rec.risk_retain_days, now)
+
+            while True:
+                ids = await self.store.read(expired)
+                if not ids:
+                    break
+                await self._delete_events(ids, report)
+                if len(ids) < hk.PAGE:
+                    break
+        await self.store.write(lambda c: hk.purge_finished(c, now))
+
+    async def _delete_events(self, ids: list[tuple[str, str]], report: PurgeReport) -> int:
+        """Rows first (one transaction), then snapshot files; returns bytes freed."""
+        await self.store.write(lambda c: hk.delete_events(c, [i for _, i in ids]))
+
+        def unlink() -> int:
+            freed = 0
+            for camera, eid in ids:
+                folder = self.snapshots_root / camera
+                paths = [folder / f"{eid}.jpg", folder / f"{eid}-bbox.jpg"]
+                objects = folder / eid
+                if objects.is_dir():
+                    paths += list(objects.iterdir())
+                for path in paths:
+                    with suppress(FileNotFoundError):
+                        freed += path.stat().st_size
+                        path.unlink()
+                with suppress(OSError):
+                    objects.rmdir()
+            return freed
+
+        freed = await asyncio.to_thread(unlink)
+        report.events += len(ids)
+        report.freed_bytes += freed
+        self.other_bytes = max(0, self.other_bytes - freed)
+        return freed
+
+    def _db_files(self) -> list[Path]:
+        db = self.store.path
+        return [db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")]
 
     def disk_usage(self) -> tuple[int, int, int]:
-        """(bytes used by footage + clip cache, bytes free on the volume, volume size)."""
-        target = self.root if self.root.exists() else self.root.parent
+        """(bytes used under the data folder, bytes free on the volume, volume size).
+        Cheap: footage from the index, the rest as last counted, the database stat'ed."""
+        target = self.data_dir if self.data_dir.exists() else self.data_dir.parent
         usage = shutil.disk_usage(target)
-        return (_dir_size(self.root) + _dir_size(self.clips_root)
-                + sum(_dir_size(r) for r in self.frigate_roots), usage.free, usage.total)
+        db = 0
+        for path in self._db_files():
+            with suppress(FileNotFoundError):
+                db += path.stat().st_size
+        return self.footage_bytes + self.other_bytes + db, usage.free, usage.total
+
+    async def _count(self) -> None:
+        """Footage from the index (never walked: it is most of the files); the rest
+        (snapshots, clips) walked, since events write snapshots all the time."""
+        self.footage_bytes = await self.store.read(hk.footage_bytes)
+        skip = {self.root, *self._db_files()}
+
+        def walk() -> int:
+            outside = [r for r in self.frigate_roots if not r.is_relative_to(self.data_dir)]
+            return _dir_size(self.data_dir, skip) + sum(_dir_size(r) for r in outside)
+
+        self.other_bytes = await asyncio.to_thread(walk)
 
     async def _need_bytes(self) -> int:
         storage = self.config.storage
@@ -302,6 +408,7 @@ class Retention:
         freed, count = await asyncio.to_thread(purge)
         report.clips += count
         report.freed_bytes += freed
+        self.other_bytes = max(0, self.other_bytes - freed)
         return freed
 
     async def _purge_frigate_clips(self, now: float, report: PurgeReport, need: int) -> int:
@@ -325,6 +432,7 @@ class Retention:
                 self.bus.publish("update", updated)
             report.clips += 1
         report.freed_bytes += freed
+        self.other_bytes = max(0, self.other_bytes - freed)
         return freed
 
     async def _purge_by_quota(self, now: float, report: PurgeReport,
@@ -367,6 +475,18 @@ class Retention:
             need -= await self._purge_frigate_clips(now, report, need=need)
             if need <= 0:
                 return
+        # Footage alone cannot make room (snapshots and the database count too):
+        # closed, unprotected events go next, lowest risk and oldest first.
+        while need > 0:
+            ids = await self.store.read(hk.oldest_unprotected_events)
+            if not ids:
+                break
+            before = self.disk_usage()[0]
+            freed = await self._delete_events(ids, report)
+            await self.store.write(lambda c: hk.incremental_vacuum(c, 1 << 30))
+            need -= max(freed, before - self.disk_usage()[0], 1)
+        if need <= 0:
+            return
         report.reasons.append("quota still exceeded: only protected or in-use footage is left")
         _LOGGER.warning("storage limit exceeded but only protected or in-use footage remains")
 
@@ -409,14 +529,20 @@ def _unlink_size(path: Path) -> int:
         return 0
 
 
-def _dir_size(root: Path) -> int:
+def _dir_size(root: Path, skip: Collection[Path] = ()) -> int:
+    """Bytes in files under ``root``, leaving out the paths (files or folders) in ``skip``."""
     total = 0
     if not root.is_dir():
         return 0
-    for dirpath, _dirs, files in os.walk(root):
+    skipped = {str(p) for p in skip}
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if os.path.join(dirpath, d) not in skipped]
         for f in files:
+            path = os.path.join(dirpath, f)
+            if path in skipped:
+                continue
             with suppress(FileNotFoundError):
-                total += os.stat(os.path.join(dirpath, f)).st_size
+                total += os.stat(path).st_size
     return total
 
 

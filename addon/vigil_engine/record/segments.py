@@ -5,9 +5,16 @@ keyframe; their wall-clock times come from the stream's own timestamps
 anchored once per connection, so consecutive segments of a healthy stream
 meet exactly (no gap) while a reconnect shows up as a real gap.
 
-A segment is written to a hidden ``.part`` file and renamed when complete;
-only then is it reported (and indexed). A crash loses at most the segment
-being written.
+A segment is written as fragmented MP4 (a fragment at every keyframe and at
+least every second) to a hidden ``.part`` file, renamed when complete, then
+reported (and indexed); file and folder are fsynced first. After a crash the
+``.part`` is already a playable file up to its last fragment, which start-up
+salvages (record/retention.py): a kill or power cut loses about a second.
+
+Segment times come from the stream's clock anchored to the wall clock; the
+anchor is renewed when they drift apart, and a timestamp jump (a camera that
+restarts its clock, backwards or far forwards) ends the segment and starts a
+new one instead of dropping packets until the stream reconnects.
 """
 
 from __future__ import annotations
@@ -23,9 +30,16 @@ from pathlib import Path
 
 import av
 
+from ..redact import scrub
+
 _LOGGER = logging.getLogger(__name__)
 
 MP4_AUDIO = {"aac", "mp3", "opus", "alac", "flac"}
+# Fragmented MP4: playable up to the last fragment if the writer dies.
+MP4_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+               "frag_duration": "1000000", "flush_packets": "1"}
+DRIFT_MAX = 2.0  # seconds between stream clock and wall clock before re-anchoring
+JUMP_MAX = 10.0  # seconds: a bigger step between packets is a clock jump, not a gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +67,9 @@ class _Open:
         rel = segment_relpath(camera, start)
         final = root / rel
         n = 1
-        while final.exists():  # two segments in one second (quick reconnect)
-            rel = rel.removesuffix(".mp4").split("-")[0] + f"-{n}.mp4"
+        base = rel.removesuffix(".mp4")
+        while final.exists():  # two segments in one second (quick reconnect): MM.SS-n.mp4
+            rel = f"{base}-{n}.mp4"
             final = root / rel
             n += 1
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -64,11 +79,12 @@ class _Open:
         self.start = start
         self.end = start
         self.first_dts = first_dts
-        self.container = av.open(str(self.part), mode="w", format="mp4")
+        self.container = av.open(str(self.part), mode="w", format="mp4", options=MP4_OPTIONS)
         self.video = self.container.add_stream_from_template(video)
         self.audio = self.container.add_stream_from_template(audio) if audio else None
         self.audio_offset: int | None = None
         self.packets = 0
+        self.last_dts = first_dts
 
 
 class SegmentWriter:
@@ -87,6 +103,8 @@ class SegmentWriter:
         self.segments_written = 0
         self.packets = 0
         self.errors = 0
+        self.clock_jumps = 0
+        self.reanchors = 0
         self.last_error: str | None = None
         self.audio_note_logged = False
         self.enabled = True  # switched from the API; read by the capture thread
@@ -138,23 +156,46 @@ class SegmentWriter:
 
     def _video_packet(self, pkt: av.Packet) -> None:
         assert pkt.pts is not None and pkt.dts is not None
+        cur = self._cur
+        if cur is not None and (pkt.dts < cur.last_dts
+                                or float((pkt.dts - cur.last_dts) * self._tb) > JUMP_MAX):
+            # The camera's clock jumped: keep what we have and start over at a keyframe,
+            # continuing from where the stream was on the wall clock.
+            self.clock_jumps += 1
+            _LOGGER.info("%s: stream timestamps jumped by %.1f s; starting a new segment",
+                         self.camera, float((pkt.dts - cur.last_dts) * self._tb))
+            resume = cur.end
+            self._finish()
+            self._origin_pts = None
+            cur = None
+            if not pkt.is_keyframe:
+                return
+            self._origin_pts, self._origin_wall = pkt.pts, resume
         if self._origin_pts is None:
             if not pkt.is_keyframe:
                 return  # a segment must start with a keyframe
             self._origin_pts = pkt.pts
             self._origin_wall = time.time()
         t = self._wall(pkt.pts)
-        cur = self._cur
         if pkt.is_keyframe and (cur is None or t - cur.start >= self.segment_seconds):
             if cur is not None:
                 cur.end = t
                 self._finish()
+            now = time.time()
+            if abs(now - t) > DRIFT_MAX:
+                # Days-long sessions drift (camera clock vs ours): re-anchor at a cut.
+                self.reanchors += 1
+                _LOGGER.info("%s: stream clock %.1f s off the wall clock; re-anchored",
+                             self.camera, t - now)
+                self._origin_pts, self._origin_wall = pkt.pts, now
+                t = now
             assert self._video is not None
             cur = self._cur = _Open(self.root, self.camera, t, pkt.dts, self._video,
                                     self._audio)
         if cur is None:
             return
         duration = pkt.duration or 0
+        cur.last_dts = pkt.dts
         pkt.pts -= cur.first_dts
         pkt.dts -= cur.first_dts
         if pkt.dts < 0:
@@ -194,6 +235,7 @@ class SegmentWriter:
             with open(cur.part, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(cur.part, cur.final)
+            fsync_dir(cur.final.parent)  # the rename itself survives a power cut
             size = cur.final.stat().st_size
         except (av.error.FFmpegError, OSError) as err:
             self._fail(err)
@@ -205,11 +247,61 @@ class SegmentWriter:
     def _fail(self, err: Exception) -> None:
         """A write error (disk full, bad packet) loses this segment, never the camera."""
         self.errors += 1
-        self.last_error = str(err)
-        _LOGGER.warning("%s: recording error: %s", self.camera, err)
+        self.last_error = scrub(str(err))
+        _LOGGER.warning("%s: recording error: %s", self.camera, self.last_error)
         cur, self._cur = self._cur, None
         if cur is not None:
             with contextlib.suppress(av.error.FFmpegError, OSError):
                 cur.container.close()
             cur.part.unlink(missing_ok=True)
         self._origin_pts = None  # restart cleanly at the next keyframe
+
+
+def fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def salvage_part(part: Path, final: Path) -> float | None:
+    """Remux the readable packets of a crashed ``.part`` (fragmented MP4) into ``final``;
+    returns the seconds saved, or None if nothing was playable. Never decodes."""
+    tmp = final.with_name(f".{final.name}.salvage")
+    last = 0.0
+    packets = 0
+    try:
+        with av.open(str(part)) as src:
+            if not src.streams.video:
+                return None
+            video = src.streams.video[0]
+            out = av.open(str(tmp), mode="w", format="mp4")
+            try:
+                ovideo = out.add_stream_from_template(video)
+                tb = video.time_base or Fraction(1, 90000)
+                try:
+                    for pkt in src.demux(video):
+                        if pkt.dts is None or pkt.size == 0:
+                            continue
+                        end = float((pkt.pts or pkt.dts) * tb) + float((pkt.duration or 0) * tb)
+                        pkt.stream = ovideo
+                        out.mux(pkt)
+                        packets += 1
+                        last = max(last, end)
+                except (av.error.FFmpegError, ValueError):
+                    pass  # the fragment cut off by the crash: keep everything before it
+            finally:
+                out.close()
+        if not packets:
+            tmp.unlink(missing_ok=True)
+            return None
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+        return last or None
+    except (av.error.FFmpegError, OSError, ValueError) as err:
+        _LOGGER.warning("cannot salvage %s: %s", part, err)
+        tmp.unlink(missing_ok=True)
+        return None

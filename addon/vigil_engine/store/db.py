@@ -105,7 +105,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    # FULL: every commit is on disk before it returns, so an event announced on the bus
+    # survives a power cut (NORMAL may lose the newest commits).
+    conn.execute("PRAGMA synchronous=FULL")
+    # The WAL counts toward the storage quota: checkpoint often and truncate it after.
+    conn.execute("PRAGMA wal_autocheckpoint=256")
+    conn.execute("PRAGMA journal_size_limit=1048576")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
@@ -150,6 +155,11 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_conn = _connect(path)
         self._writer_conn.isolation_level = None  # explicit transactions
+        if self._writer_conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            # Incremental: retention hands freed pages back to the disk (one-off rebuild
+            # for a database made before this setting).
+            self._writer_conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._writer_conn.execute("VACUUM")
         self.schema_version = migrate(self._writer_conn)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="store-reader")

@@ -1,0 +1,105 @@
+"""Streams that misbehave: a camera whose clock jumps backwards mid-stream, and one corrupt
+packet. Recording goes on and the stream is not reconnected. Crafted from the real footage."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from tests.support.engine import EngineProcess
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+CLIP = 10  # seconds of footage before the clock jumps back
+
+
+def craft(folder: Path, footage: Path) -> tuple[Path, Path]:
+    """``jump.ts``: the footage twice in one MPEG-TS, so timestamps fall back by CLIP s
+    after CLIP s (a camera restarting its clock). ``glitch.mp4``: one packet whose NAL length
+    is broken, which the decoder rejects outright."""
+    parts = []
+    for seconds in (CLIP, 3 * CLIP):  # the second part leaves time to watch before a loop
+        part = folder / f"part{seconds}.ts"
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(footage), "-t",
+                        str(seconds), "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f",
+                        "mpegts", str(part)], check=True)
+        parts.append(part.read_bytes())
+    jump = folder / "jump.ts"
+    jump.write_bytes(b"".join(parts))
+    clean = folder / "clean.mp4"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(footage), "-t", "30",
+                    "-c", "copy", "-movflags", "+faststart", str(clean)], check=True)
+    with av.open(str(clean)) as c:
+        packets = [(p.pos, p.size, p.is_keyframe) for p in c.demux(c.streams.video[0])
+                   if p.size]
+    data = bytearray(clean.read_bytes())
+    pos, size, _ = next(p for p in packets[40:] if not p[2])  # about 4 s in
+    data[pos:pos + 4] = (size * 4).to_bytes(4, "big")
+    glitch = folder / "glitch.mp4"
+    glitch.write_bytes(bytes(data))
+    # The crafted packet really is rejected by the decoder.
+    with av.open(str(glitch)) as c, pytest.raises(av.error.InvalidDataError):
+        for p in c.demux(c.streams.video[0]):
+            p.decode()
+    return jump, glitch
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, footage_mp4: Path) -> Iterator[EngineProcess]:
+    tmp = tmp_path_factory.mktemp("faults")
+    jump, glitch = craft(tmp, footage_mp4)
+    base = {"detect": {"fps": 1, "width": 384, "height": 288},
+            "record": {"enabled": True, "segment_seconds": 3}}
+    config = {"storage": {"check_seconds": 5}, "cameras": {
+        "jumpy": {**base, "inputs": [{"url": str(jump), "roles": ["detect", "record"],
+                                      "loop": True}]},
+        "glitchy": {**base, "inputs": [{"url": str(glitch), "roles": ["detect", "record"],
+                                        "loop": True}]},
+    }}
+    eng = EngineProcess(tmp, config).start()
+    yield eng
+    eng.stop()
+
+
+def segments(engine: EngineProcess, camera: str) -> list[dict[str, Any]]:
+    now = time.time()
+    return engine.json(f"/api/cameras/{camera}/recordings?since={now - 600}&until={now + 60}"
+                       )["segments"]
+
+
+def test_backward_timestamp_jump_starts_a_new_segment(engine: EngineProcess) -> None:
+    engine.wait_for(lambda: engine.camera("jumpy")["record"]["clock_jumps"] >= 1, 60,
+                    what="the clock jump")
+    jumped_at = time.time()
+    assert engine.camera("jumpy")["stats"]["reconnects"] == 0
+    engine.wait_for(lambda: any(s["start_time"] > jumped_at + 1 for s in segments(
+        engine, "jumpy")), 30, what="segments after the jump")
+    cam = engine.camera("jumpy")
+    assert cam["stats"]["reconnects"] == 0  # recorded through, not reconnected
+    segs = segments(engine, "jumpy")
+    for s in segs:
+        assert s["end_time"] > s["start_time"]
+    for a, b in itertools.pairwise(segs):
+        assert b["start_time"] >= a["start_time"]
+        # No hole where the old code dropped every packet until the next reconnect.
+        assert b["start_time"] - a["end_time"] < 2.0, (a, b)
+    assert "timestamps jumped" in engine.log()
+
+
+def test_one_corrupt_packet_does_not_reconnect_the_stream(engine: EngineProcess) -> None:
+    cam = engine.wait_for(lambda: (c := engine.camera("glitchy"))["stats"]["decode_errors"]
+                          >= 1 and c, 60, what="the corrupt packet")
+    assert cam["stats"]["reconnects"] == 0
+    frames = cam["stats"]["frames"]
+    time.sleep(3)
+    cam = engine.camera("glitchy")
+    assert cam["status"] == "online" and cam["stats"]["reconnects"] == 0
+    assert cam["stats"]["frames"] > frames  # still delivering, on the same connection
+    assert cam["stats"]["decode_errors"] == 1
