@@ -153,7 +153,7 @@ class CameraPipeline:
         regions: list[Box] = []
         detections = []
         if self.detect_enabled and frame.rgb is not None:
-            look_at = [*motion.boxes, *self.tracker.regions_to_check(frame.time)]
+            look_at = self.tracker.look_at(motion.boxes, frame.time)
             if look_at:
                 regions = plan_regions(look_at, frame.rgb.shape[1], frame.rgb.shape[0],
                                        self.pool.input_size)
