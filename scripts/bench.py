@@ -482,7 +482,7 @@ async def _pipeline(frames: list[av.VideoFrame], data_dir: Path) -> dict[str, fl
             n_rgb += 1
             regions: list[Box] = []
             detections = []
-            look_at = [*result.boxes, *tracker.regions_to_check(now)]
+            look_at = tracker.look_at(result.boxes, now)
             if look_at:
                 regions = plan_regions(look_at, W, H, pool.input_size)
                 detections = await pool.detect(rgb, regions, min_score, labels)

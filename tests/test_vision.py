@@ -229,7 +229,7 @@ async def test_events_are_in_sqlite_before_they_are_announced(tmp_path: Path,
             t += 0.2
             frame = Frame("cam", t, rgb, i)
             m = motion.process(rgb)
-            look = [*m.boxes, *tracker.regions_to_check(t)]
+            look = tracker.look_at(m.boxes, t)
             regions = plan_regions(look, W, H) if look else []
             labels = frozenset({"person", "car"})
             dets = await pool.detect(rgb, regions, 0.5, labels) if look else []

@@ -196,7 +196,7 @@ class CameraPipeline:
         regions: list[Box] = []
         detections = []
         if self.detect_enabled and frame.rgb is not None:
-            look_at = [*motion.boxes, *self.tracker.regions_to_check(frame.time)]
+            look_at = self.tracker.look_at(motion.boxes, frame.time)
             h, w = frame.rgb.shape[:2]
             scan = self._watched_tiles(w, h) if self._scan_pending else []
             self._scan_pending = False
