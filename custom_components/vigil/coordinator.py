@@ -10,6 +10,7 @@ back, and the events missed meanwhile are fetched and applied on reconnect.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 EVENT_PUSHES = ("new", "update", "escalate", "end")
 TRACKED_EVENTS = 500  # events remembered for change detection
 CATCH_UP_LIMIT = 500  # most missed events applied after a reconnect
+CLOCK_MARGIN = 300.0  # seconds the engine's clock may differ from HA's
 
 
 def signal_event(entry_id: str) -> str:
@@ -82,6 +84,8 @@ class VigilCoordinator(DataUpdateCoordinator[VigilData]):
         self._was_available = True
         self._seen: dict[str, Seen] = {}
         self._last_start = 0.0  # newest event start seen, where a catch-up begins
+        self._lost_at = 0.0  # when the connection dropped
+        self._catch_up_since = 0.0  # start time from which missed events are fetched
         client.on_connection = self._connection_changed
         client.on_resubscribed = self._after_reconnect
         client.on_auth_failed = self._auth_failed
@@ -240,6 +244,15 @@ class VigilCoordinator(DataUpdateCoordinator[VigilData]):
                 self._unreachable_timer = None
             ir.async_delete_issue(self.hass, DOMAIN, f"unreachable_{self.config_entry.entry_id}")
             return
+        if not self._lost_at:
+            # Where the catch-up must begin, fixed now: live pushes after the reconnect
+            # move _last_start on before the catch-up runs.
+            self._lost_at = time.time()
+            open_starts = [ev["start_time"] for ev in (self.data.last_event.values()
+                                                         if self.data else ())
+                           if ev.get("end_time") is None]
+            self._catch_up_since = min([self._last_start or self._lost_at - CLOCK_MARGIN,
+                                        *open_starts])
         if self._was_available:
             _LOGGER.warning("Vigil engine at %s is unreachable; its entities are unavailable "
                             "until it is back", self.client.base_url)
@@ -271,10 +284,9 @@ class VigilCoordinator(DataUpdateCoordinator[VigilData]):
 
     async def _catch_up(self) -> None:
         """Apply events that opened, changed or closed while the connection was down."""
-        open_starts = [ev["start_time"] for ev in (self.data.last_event.values()
-                                                     if self.data else ())
-                       if ev.get("end_time") is None]
-        since = min([self._last_start, *open_starts])
+        # Nothing seen before the outage: from the outage on (a margin for clock skew).
+        since = self._catch_up_since
+        self._lost_at = self._catch_up_since = 0.0
         if since <= 0:
             return
         missed: list[dict[str, Any]] = []

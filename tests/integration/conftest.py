@@ -47,10 +47,15 @@ def own_dns_resolver(request: pytest.FixtureRequest) -> Iterator[None]:
     if shared is None:
         yield
         return
+    def make(*_: Any) -> AsyncResolver:
+        resolver = AsyncResolver()
+        resolver.real_close = resolver.close  # type: ignore[attr-defined]  # HA 2026 calls it
+        return resolver
+
     shared.stop()
     try:
         with patch("homeassistant.helpers.aiohttp_client._async_make_resolver",
-                   side_effect=lambda *_: AsyncResolver()):
+                   side_effect=make):
             yield
     finally:
         shared.start()
