@@ -10,6 +10,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
@@ -110,8 +111,12 @@ def _remove_stale_devices(hass: HomeAssistant, entry: VigilConfigEntry,
     gone = {(DOMAIN, camera_device_id(coordinator, c))
             for c in coordinator.data.removed_cameras}
     registry = dr.async_get(hass)
+    entities = er.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if not device.identifiers & keep and (at_setup or device.identifiers & gone):
+            for ent in er.async_entries_for_device(entities, device.id,
+                                                   include_disabled_entities=True):
+                entities.async_remove(ent.entity_id)
             registry.async_remove_device(device.id)
 
 

@@ -20,6 +20,7 @@ from .entity import AddEntities, VigilEntity
 PARALLEL_UPDATES = 0
 NOTABLE_LEVEL = "medium"
 MAX_EVENTS = 2000  # per calendar view
+OPEN_EVENT_HORIZON = timedelta(minutes=1)
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
@@ -36,7 +37,10 @@ def to_calendar_event(event: dict[str, Any]) -> CalendarEvent:
     risk = event.get("risk") or {}
     start = dt_util.utc_from_timestamp(event["start_time"])
     end_ts = event.get("end_time")
-    end = dt_util.utc_from_timestamp(end_ts) if end_ts else dt_util.utcnow()
+    # An open event runs "until a minute from now": the calendar then looks again in a
+    # minute (an end of exactly now would have it re-schedule itself without pause).
+    end = dt_util.utc_from_timestamp(end_ts) if end_ts else \
+        dt_util.utcnow().replace(microsecond=0) + OPEN_EVENT_HORIZON
     end = max(end, start + timedelta(seconds=1))
     camera = event["camera"].replace("_", " ").title()
     what = risk.get("activity_type") or ", ".join(event.get("labels", [])) or "activity"

@@ -232,11 +232,17 @@ async def test_home_assistant_logs_no_vigil_warnings(
     await hass.async_block_till_done()
     flow = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
-        flow["flow_id"], {CONF_CAMERAS: ["plaza"], "snapshot_height": 480})
+        flow["flow_id"], {CONF_CAMERAS: [], "snapshot_height": 480})
     assert result["type"] == "create_entry"
     await hass.async_block_till_done()
-    # The options took effect through a reload: the new coordinator serves the camera.
-    assert entry.runtime_data.client.connected
+    # The options took effect through a reload: the hidden camera lost its device
+    # (and showing it again must not collide with its old entities).
+    assert hass.states.get("camera.plaza") is None or \
+        hass.states.get("camera.plaza").state == "unavailable"
+    flow = await hass.config_entries.options.async_init(entry.entry_id)
+    await hass.config_entries.options.async_configure(
+        flow["flow_id"], {CONF_CAMERAS: ["plaza"], "snapshot_height": 480})
+    await hass.async_block_till_done()
     await wait_until(hass, lambda: (s := hass.states.get("camera.plaza")) is not None
                      and s.state != "unavailable", 20, "the camera back after the options")
     assert await hass.config_entries.async_reload(entry.entry_id)
