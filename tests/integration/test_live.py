@@ -250,3 +250,19 @@ async def test_home_assistant_logs_no_vigil_warnings(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert vigil_warnings(caplog.records) == []
+
+
+async def test_snapshot_image_follows_a_better_frame_of_the_same_event(
+        hass: HomeAssistant, engine: EngineProcess, loaded_entry: MockConfigEntry) -> None:
+    """While an event is open the engine rewrites its snapshot when it sees a better
+    frame; the image entity moves on to it without waiting for the next event."""
+    seen: dict[str, set[str]] = {}
+
+    def record() -> bool:
+        state = hass.states.get("image.plaza_latest_event_snapshot")
+        event = loaded_entry.runtime_data.data.last_event.get("plaza") or {}
+        if state is not None and event.get("id"):
+            seen.setdefault(event["id"], set()).add(state.state)
+        return any(len(states) >= 2 for states in seen.values())
+
+    await wait_until(hass, record, 90, "a second picture of one event")
