@@ -275,10 +275,15 @@ ensure_ha2026_env() {
     ha2026_run update-ca-certificates >/dev/null
     local pip="$HA2026_VENV_IN/bin/python -m pip"
     [ -x "$HA2026_ROOTFS$HA2026_VENV_IN/bin/python" ] || ha2026_run python3.14 -m venv "$HA2026_VENV_IN"
-    log "installing Home Assistant $HA2026_VERSION and its test harness in the chroot"
-    ha2026_run $pip install -q --upgrade pip
-    ha2026_run $pip install -q "pytest-homeassistant-custom-component==$HA2026_PHCC"
-    ha2026_run $pip install -q "homeassistant==$HA2026_VERSION"
+    if ! ha2026_run "$HA2026_VENV_IN/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('homeassistant') != '$HA2026_VERSION'
+         or m.version('pytest-homeassistant-custom-component') != '$HA2026_PHCC')" 2>/dev/null
+    then
+        log "installing Home Assistant $HA2026_VERSION and its test harness in the chroot"
+        ha2026_run $pip install -q --upgrade pip
+        ha2026_run $pip install -q "pytest-homeassistant-custom-component==$HA2026_PHCC"
+        ha2026_run $pip install -q "homeassistant==$HA2026_VERSION"
+    fi
     ha2026_run $pip install -q -r "$req" \
         -c "$(ha2026_run "$HA2026_VENV_IN/bin/python" -c \
             'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")')"
