@@ -70,6 +70,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
     # The hub first: camera devices link to it by its registry id.
     coordinator.hub_device_id = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **hub_device(coordinator)).id
+    # The arm mode was a select before it became an alarm panel: drop the old entity.
+    entities = er.async_get(hass)
+    if old := entities.async_get_entity_id("select", DOMAIN,
+                                           f"{coordinator.instance_id}_arm_mode"):
+        entities.async_remove(old)
     _remove_stale_devices(hass, entry, coordinator, at_setup=True)
     entry.async_on_unload(coordinator.async_add_listener(
         lambda: _remove_stale_devices(hass, entry, coordinator)))
@@ -117,6 +122,8 @@ def _remove_stale_devices(hass: HomeAssistant, entry: VigilConfigEntry,
             for ent in er.async_entries_for_device(entities, device.id,
                                                    include_disabled_entities=True):
                 entities.async_remove(ent.entity_id)
+                if at_setup:  # not loaded: drop the "unavailable" state left by the unload
+                    hass.states.async_remove(ent.entity_id)
             registry.async_remove_device(device.id)
 
 

@@ -15,6 +15,7 @@ import pytest
 from homeassistant.components.calendar import DOMAIN as CALENDAR_DOMAIN
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import llm
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -228,8 +229,13 @@ async def test_home_assistant_logs_no_vigil_warnings(
     caplog.set_level(logging.WARNING)
     entry = entry_for(engine)
     entry.add_to_hass(hass)
+    # An installation from before the alarm panel still has the arm-mode select.
+    old_select = er.async_get(hass).async_get_or_create(
+        "select", DOMAIN, f"{entry.unique_id}_arm_mode", config_entry=entry).entity_id
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    assert er.async_get(hass).async_get(old_select) is None
+    assert hass.states.get(PANEL).state == "armed_home"
     flow = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         flow["flow_id"], {CONF_CAMERAS: [], "snapshot_height": 480})
