@@ -300,3 +300,109 @@ app_arch() {
         *) die "the app is built for amd64 and aarch64, not $(uname -m)" ;;
     esac
 }
+
+# --- Home Assistant of today (2026.11) on CPython 3.14 --------------------------------
+# No CPython 3.14 exists in pyenv or on PyPI here, so HA 2026 runs in a Debian sid chroot
+# (debootstrap, ~35 s) with a virtualenv inside. The newest test harness
+# (pytest-homeassistant-custom-component) pins HA 2026.10.4: it is installed first, then HA
+# itself is raised to 2026.11.0 and the harness's two incompatibilities are shimmed by
+# tests/integration/ha_compat.py (see ha_pytest_2026).
+HA2026_VERSION="2026.11.0"
+HA2026_PHCC="0.13.375"
+HA2026_ROOTFS="$VAR/ha2026"
+HA2026_VENV_IN="/opt/ha"   # the virtualenv's path inside the chroot
+
+debian_mirror() {
+    local uri
+    uri="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)"
+    [ -n "$uri" ] || uri="$(awk '/^deb / && $2 ~ /debian\/?$/ {print $2; exit}' \
+        /etc/apt/sources.list 2>/dev/null)"
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+ha2026_binds() {
+    # Host folders the tests need inside the chroot, at the same paths: this checkout, the
+    # engine's virtualenv and the interpreter it was made from, the footage, /tmp.
+    local p base seen=" "
+    base="$("$VENV/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null || true)"
+    for p in "$ROOT" "$(readlink -f "$ROOT")" "$(readlink -f "$VENV")" "$base" \
+             "$(readlink -f "$FOOTAGE_DIR")" "$(readlink -f "$ROOT/addon/models")" /tmp; do
+        [ -n "$p" ] && [ -d "$p" ] || continue
+        case "$seen" in *" $p "*) continue ;; esac
+        seen="$seen$p "
+        echo "$p"
+    done
+}
+
+ha2026_run() {
+    # ha2026_run CMD...: CMD inside the chroot, in a private mount namespace (the mounts
+    # vanish with the command; nothing is left mounted on the host).
+    local binds=()
+    mapfile -t binds < <(ha2026_binds)
+    as_root unshare -m --propagation private bash -c '
+        set -e
+        r=$1; n=$2; shift 2
+        mount -t proc proc "$r/proc"
+        mount --rbind /sys "$r/sys"
+        mount --rbind /dev "$r/dev"
+        for _ in $(seq 1 "$n"); do
+            mkdir -p "$r$1"; mount --bind "$1" "$r$1"; shift
+        done
+        exec chroot "$r" /usr/bin/env PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+            HOME=/root "$@"
+    ' _ "$HA2026_ROOTFS" "${#binds[@]}" "${binds[@]}" "$@"
+}
+
+ensure_ha2026_env() {
+    local req="$ROOT/tests/integration/requirements-ha2026.txt"
+    local want stamp="$HA2026_ROOTFS$HA2026_VENV_IN/.vigil-installed"
+    want="$HA2026_VERSION $HA2026_PHCC $(sha256sum "$req" | cut -c1-16)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    if [ ! -x "$HA2026_ROOTFS/usr/bin/python3.14" ]; then
+        apt_install debootstrap
+        log "debootstrap: Debian sid with python3.14 for Home Assistant $HA2026_VERSION"
+        as_root rm -rf "$HA2026_ROOTFS.part"
+        mkdir -p "$VAR"
+        as_root debootstrap --variant=minbase \
+            --include=python3.14-venv,ca-certificates,libturbojpeg0 \
+            sid "$HA2026_ROOTFS.part" "$(debian_mirror)" >/dev/null
+        as_root rm -rf "$HA2026_ROOTFS"
+        as_root mv "$HA2026_ROOTFS.part" "$HA2026_ROOTFS"
+    fi
+    # This network may re-sign TLS: trust the host's extra CAs inside too.
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        as_root cp /usr/local/share/ca-certificates/*.crt "$HA2026_ROOTFS/usr/local/share/ca-certificates/"
+    fi
+    as_root cp /etc/resolv.conf "$HA2026_ROOTFS/etc/resolv.conf" 2>/dev/null || true
+    as_root cp /etc/hosts "$HA2026_ROOTFS/etc/hosts"
+    ha2026_run update-ca-certificates >/dev/null
+    local pip="$HA2026_VENV_IN/bin/python -m pip"
+    [ -x "$HA2026_ROOTFS$HA2026_VENV_IN/bin/python" ] || ha2026_run python3.14 -m venv "$HA2026_VENV_IN"
+    if ! ha2026_run "$HA2026_VENV_IN/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('homeassistant') != '$HA2026_VERSION'
+         or m.version('pytest-homeassistant-custom-component') != '$HA2026_PHCC')" 2>/dev/null
+    then
+        log "installing Home Assistant $HA2026_VERSION and its test harness in the chroot"
+        ha2026_run $pip install -q --upgrade pip
+        ha2026_run $pip install -q "pytest-homeassistant-custom-component==$HA2026_PHCC"
+        ha2026_run $pip install -q "homeassistant==$HA2026_VERSION"
+    fi
+    ha2026_run $pip install -q -r "$req" \
+        -c "$(ha2026_run "$HA2026_VENV_IN/bin/python" -c \
+            'import homeassistant, pathlib; print(pathlib.Path(homeassistant.__file__).parent / "package_constraints.txt")')"
+    echo "$want" > "$stamp"
+}
+
+ha_pytest_2026() {
+    # pytest on HA 2026.11 inside the chroot, from this checkout (arguments go to pytest).
+    # tests/integration/ha_compat.py (loaded with -p, before the harness's plugin) imports
+    # HA first and puts back what the harness expects from HA 2026.10.
+    ha2026_run /usr/bin/env -C "$ROOT" \
+        PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
+        VIGIL_FOOTAGE_DIR="${VIGIL_FOOTAGE_DIR:-$FOOTAGE_DIR}" \
+        VIGIL_ENGINE_PYTHON="${VIGIL_ENGINE_PYTHON:-$VENV/bin/python}" \
+        "$HA2026_VENV_IN/bin/python" -m pytest -p tests.integration.ha_compat \
+        -c tests/integration/pytest.ini "$@"
+}

@@ -17,22 +17,25 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryError, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .client import CannotConnect, InvalidAuth, UnsupportedVersion, VigilClient
+from .config_flow import HAS_OPTIONS_FLOW_WITH_RELOAD
 from .const import CONF_TOKEN, DOMAIN
 from .coordinator import VigilCoordinator
-from .entity import camera_device_id, exposed_cameras
+from .entity import camera_device_id, exposed_cameras, hub_device
+from .llm_api import async_setup_llm_api
 from .services import async_setup_services
 from .views import async_setup_views
 
 _LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [
-    Platform.BINARY_SENSOR, Platform.CAMERA, Platform.EVENT, Platform.IMAGE, Platform.SELECT,
-    Platform.SENSOR, Platform.SWITCH,
+    Platform.ALARM_CONTROL_PANEL, Platform.BINARY_SENSOR, Platform.CALENDAR, Platform.CAMERA,
+    Platform.EVENT, Platform.IMAGE, Platform.SENSOR, Platform.SWITCH,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -43,6 +46,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Services and the media view exist once, for every engine."""
     async_setup_services(hass)
     async_setup_views(hass)
+    async_setup_llm_api(hass)
     return True
 
 
@@ -72,10 +76,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry) -> boo
         await client.close()
         raise
     entry.runtime_data = coordinator
-    _remove_stale_devices(hass, entry, coordinator)
+    # The hub first: camera devices link to it by its registry id.
+    coordinator.hub_device_id = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **hub_device(coordinator)).id
+    # The arm mode was a select before it became an alarm panel: drop the old entity.
+    entities = er.async_get(hass)
+    if old := entities.async_get_entity_id("select", DOMAIN,
+                                           f"{coordinator.instance_id}_arm_mode"):
+        entities.async_remove(old)
+    _remove_stale_devices(hass, entry, coordinator, at_setup=True)
     entry.async_on_unload(coordinator.async_add_listener(
         lambda: _remove_stale_devices(hass, entry, coordinator)))
-    entry.async_on_unload(entry.add_update_listener(_options_updated))
+    if not HAS_OPTIONS_FLOW_WITH_RELOAD:  # HA < 2025.8 reloads through an update listener
+        entry.async_on_unload(entry.add_update_listener(_options_updated))
 
     async def _close_on_stop(_event: Event) -> None:
         # Before HA closes its HTTP sessions, so the shutdown is not taken for an outage.
@@ -99,16 +112,28 @@ async def _options_updated(hass: HomeAssistant, entry: VigilConfigEntry) -> None
 
 @callback
 def _remove_stale_devices(hass: HomeAssistant, entry: VigilConfigEntry,
-                          coordinator: VigilCoordinator) -> None:
-    """Cameras removed from the engine (or hidden in options) lose their devices."""
+                          coordinator: VigilCoordinator, *, at_setup: bool = False) -> None:
+    """Devices of cameras the engine no longer lists (or hidden in options) are removed.
+
+    At setup every device not shown is stale; afterwards only cameras that the engine's
+    full listing dropped are, never one merely missing from a push or a failed refresh.
+    """
     if not coordinator.last_update_success or coordinator.data is None:
         return
-    registry = dr.async_get(hass)
     keep = {(DOMAIN, coordinator.instance_id)} | {
         (DOMAIN, camera_device_id(coordinator, c)) for c in exposed_cameras(entry, coordinator)}
+    gone = {(DOMAIN, camera_device_id(coordinator, c))
+            for c in coordinator.data.removed_cameras}
+    registry = dr.async_get(hass)
+    entities = er.async_get(hass)
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
-        if not device.identifiers & keep:
-            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+        if not device.identifiers & keep and (at_setup or device.identifiers & gone):
+            for ent in er.async_entries_for_device(entities, device.id,
+                                                   include_disabled_entities=True):
+                entities.async_remove(ent.entity_id)
+                if at_setup:  # not loaded: drop the "unavailable" state left by the unload
+                    hass.states.async_remove(ent.entity_id)
+            registry.async_remove_device(device.id)
 
 
 async def async_remove_config_entry_device(hass: HomeAssistant, entry: VigilConfigEntry,

@@ -13,17 +13,16 @@ from homeassistant.components.binary_sensor import (
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from . import VigilConfigEntry
 from .coordinator import VigilCoordinator
-from .entity import VigilCameraEntity, VigilEntity, add_camera_entities
+from .entity import AddEntities, VigilCameraEntity, VigilEntity, add_camera_entities
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
-                            async_add_entities: AddEntitiesCallback) -> None:
+                            async_add_entities: AddEntities) -> None:
     coordinator = entry.runtime_data
     async_add_entities([EngineConnected(coordinator)])
     servers = (coordinator.data.stats.get("frigate") or {}) if coordinator.data else {}

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from homeassistant.components.camera import Camera, CameraEntityFeature
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from . import VigilConfigEntry
 from .client import VigilError
 from .const import CONF_SNAPSHOT_HEIGHT, DEFAULT_SNAPSHOT_HEIGHT
 from .coordinator import VigilCoordinator
-from .entity import VigilCameraEntity, add_camera_entities
+from .entity import AddEntities, VigilCameraEntity, add_camera_entities
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
-                            async_add_entities: AddEntitiesCallback) -> None:
+                            async_add_entities: AddEntities) -> None:
     coordinator = entry.runtime_data
     height = entry.options.get(CONF_SNAPSHOT_HEIGHT, DEFAULT_SNAPSHOT_HEIGHT)
     add_camera_entities(entry, coordinator, async_add_entities,

@@ -70,6 +70,7 @@ class VigilClient:
         self._closing = False
         self.on_connection: Callable[[bool], None] | None = None
         self.on_resubscribed: Callable[[], Awaitable[None]] | None = None
+        self.on_auth_failed: Callable[[], None] | None = None
 
     @property
     def base_url(self) -> str:
@@ -89,7 +90,9 @@ class VigilClient:
     async def connect(self) -> dict[str, Any]:
         """One connection attempt with the handshake; raises a VigilError subclass."""
         try:
-            ws = await self.session.ws_connect(f"{self.base_url}/api/ws", heartbeat=30,
+            # No client heartbeat: the engine pings every client itself, and aiohttp's
+            # client heartbeat outlives a refused handshake (a lingering timer).
+            ws = await self.session.ws_connect(f"{self.base_url}/api/ws",
                                                timeout=aiohttp.ClientWSTimeout(ws_close=5),
                                                max_msg_size=16 * 1024 * 1024)
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
@@ -141,6 +144,8 @@ class VigilClient:
                     if self.on_connection:
                         self.on_connection(False)
                     _LOGGER.error("Vigil engine at %s refused the token", self.base_url)
+                    if self.on_auth_failed:
+                        self.on_auth_failed()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_CAP)
                     continue
@@ -190,7 +195,10 @@ class VigilClient:
         elif data.get("type") == "event" and isinstance(msg_id, int):
             key = self._sub_ids.get(msg_id)
             if key is not None:
-                self._subscriptions[key][1](data.get("event") or {})
+                try:
+                    self._subscriptions[key][1](data.get("event") or {})
+                except Exception:  # a bad push or handler must not end the connection
+                    _LOGGER.exception("Vigil push for %s could not be handled", key)
 
     def _fail_pending(self, err: Exception) -> None:
         for fut in self._pending.values():

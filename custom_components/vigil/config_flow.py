@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import voluptuous as vol
+from homeassistant import config_entries
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigFlow,
@@ -30,6 +31,12 @@ from .const import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+
+# HA >= 2025.8 reloads the entry after an options flow by itself (an update listener
+# next to reload-and-abort is an error from 2026.12); older HA needs the listener.
+HAS_OPTIONS_FLOW_WITH_RELOAD = hasattr(config_entries, "OptionsFlowWithReload")
+_OptionsFlowBase: type[OptionsFlow] = getattr(config_entries, "OptionsFlowWithReload",
+                                              OptionsFlow)
 
 
 def _user_schema(defaults: Mapping[str, Any]) -> vol.Schema:
@@ -152,7 +159,7 @@ class VigilConfigFlow(ConfigFlow, domain=DOMAIN):
         return VigilOptionsFlow()
 
 
-class VigilOptionsFlow(OptionsFlow):
+class VigilOptionsFlow(_OptionsFlowBase):  # type: ignore[valid-type,misc]
     """Which cameras to expose, and the size of camera snapshots."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None

@@ -9,7 +9,9 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.helpers.entity_platform import (
+    AddConfigEntryEntitiesCallback as AddEntities,
+)
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_CAMERAS, DOMAIN
@@ -21,10 +23,16 @@ def hub_device(coordinator: VigilCoordinator) -> DeviceInfo:
         identifiers={(DOMAIN, coordinator.instance_id)},
         manufacturer="Vigil",
         model="Vigil engine",
-        name=f"Vigil {coordinator.client.host}",
+        name=coordinator.engine_name,
+        serial_number=coordinator.instance_id,
         sw_version=coordinator.version,
         configuration_url=coordinator.client.base_url,
     )
+
+
+# HA 2026 links devices by registry id (DeviceInfo.via_device is deprecated); HA 2025.4
+# knows only the identifier form.
+_VIA_DEVICE_ID = "via_device_id" in DeviceInfo.__optional_keys__
 
 
 def camera_device_id(coordinator: VigilCoordinator, camera: str) -> str:
@@ -60,8 +68,11 @@ class VigilCameraEntity(CoordinatorEntity[VigilCoordinator]):
             manufacturer="Vigil",
             model="Camera",
             name=camera.replace("_", " ").title(),
-            via_device=(DOMAIN, coordinator.instance_id),
         )
+        if _VIA_DEVICE_ID and coordinator.hub_device_id:
+            self._attr_device_info["via_device_id"] = coordinator.hub_device_id
+        else:
+            self._attr_device_info["via_device"] = (DOMAIN, coordinator.instance_id)
 
     @property
     def camera_state(self) -> dict[str, Any]:
@@ -79,7 +90,7 @@ def exposed_cameras(entry: ConfigEntry, coordinator: VigilCoordinator) -> list[s
 
 
 def add_camera_entities(
-    entry: ConfigEntry, coordinator: VigilCoordinator, add: AddEntitiesCallback,
+    entry: ConfigEntry, coordinator: VigilCoordinator, add: AddEntities,
     factory: Callable[[str], Iterable[Entity]],
 ) -> None:
     """Add entities for every exposed camera now, and for cameras that appear later."""

@@ -14,12 +14,11 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfInformation, UnitOfTime
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from . import VigilConfigEntry
 from .const import LLM_STATES, RISK_LEVELS
 from .coordinator import VigilCoordinator
-from .entity import VigilCameraEntity, VigilEntity, add_camera_entities
+from .entity import AddEntities, VigilCameraEntity, VigilEntity, add_camera_entities
 
 PARALLEL_UPDATES = 0
 
@@ -39,8 +38,10 @@ CAMERA_SENSORS = (
     CameraSensorDescription(key="risk_level", device_class=SensorDeviceClass.ENUM,
                             options=RISK_LEVELS,
                             value=lambda cam, ev: _risk(ev).get("risk_level")),
+    # The short activity type is the state; the LLM's free-text summary is an
+    # attribute that the recorder leaves out (it would fill the database).
     CameraSensorDescription(key="activity", value=lambda cam, ev: (
-        (_risk(ev).get("summary") or "")[:255] or None)),
+        (_risk(ev).get("activity_type") or "")[:255] or None)),
     CameraSensorDescription(key="camera_fps", entity_category=EntityCategory.DIAGNOSTIC,
                             state_class=SensorStateClass.MEASUREMENT,
                             native_unit_of_measurement="fps", suggested_display_precision=1,
@@ -85,13 +86,14 @@ ENGINE_SENSORS = (
                             suggested_display_precision=2,
                             entity_category=EntityCategory.DIAGNOSTIC,
                             value=lambda s: (s.get("storage") or {}).get("used_bytes")),
-    EngineSensorDescription(key="events_today", state_class=SensorStateClass.TOTAL,
+    # Counts up through the day and restarts at zero: a meter that resets.
+    EngineSensorDescription(key="events_today", state_class=SensorStateClass.TOTAL_INCREASING,
                             value=lambda s: s.get("events_today")),
 )
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
-                            async_add_entities: AddEntitiesCallback) -> None:
+                            async_add_entities: AddEntities) -> None:
     coordinator = entry.runtime_data
     async_add_entities(EngineSensor(coordinator, d) for d in ENGINE_SENSORS)
 
@@ -105,6 +107,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
 
 class CameraSensor(VigilCameraEntity, SensorEntity):
     entity_description: CameraSensorDescription
+    _unrecorded_attributes = frozenset({"summary", "labels", "event_id"})
 
     def __init__(self, coordinator: VigilCoordinator, camera: str,
                  description: CameraSensorDescription) -> None:
@@ -122,7 +125,7 @@ class CameraSensor(VigilCameraEntity, SensorEntity):
             return None
         event = self.coordinator.data.last_event.get(self.camera) or {}
         risk = _risk(event)
-        return {"event_id": event.get("id"), "activity_type": risk.get("activity_type"),
+        return {"event_id": event.get("id"), "summary": risk.get("summary"),
                 "labels": event.get("labels"), "provider": risk.get("provider")}
 
 

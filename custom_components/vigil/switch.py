@@ -8,20 +8,19 @@ from homeassistant.components.switch import SwitchEntity
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers.entity_platform import AddEntitiesCallback
 
 from . import VigilConfigEntry
 from .client import VigilError
 from .const import DOMAIN
 from .coordinator import VigilCoordinator
-from .entity import VigilCameraEntity, add_camera_entities
+from .entity import AddEntities, VigilCameraEntity, add_camera_entities
 
 PARALLEL_UPDATES = 1
 SWITCHES = ("detect", "record", "risk")
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VigilConfigEntry,
-                            async_add_entities: AddEntitiesCallback) -> None:
+                            async_add_entities: AddEntities) -> None:
     coordinator = entry.runtime_data
 
     def switches(cam: str) -> list[CameraSwitch]:

@@ -6,14 +6,17 @@ where the engine listens.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 import pytest_socket
+from aiohttp.resolver import AsyncResolver
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -33,6 +36,39 @@ def auto_enable_custom_integrations(enable_custom_integrations: Any) -> None:
 @pytest.fixture(autouse=True)
 def allow_loopback(socket_enabled: Any) -> None:
     """Real sockets, still restricted to 127.0.0.1 by HA's test plugin."""
+
+
+@pytest.fixture(autouse=True)
+def own_dns_resolver(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each hass gets its own DNS resolver: the harness shares one for the whole session,
+    and HA 2026 closes it when a test's hass stops (later look-ups then fail)."""
+    shared = request.getfixturevalue("mock_zeroconf_resolver") \
+        if "mock_zeroconf_resolver" in request.fixturenames else None
+    if shared is None:
+        yield
+        return
+    def make(*_: Any) -> AsyncResolver:
+        resolver = AsyncResolver()
+        resolver.real_close = resolver.close  # type: ignore[attr-defined]  # HA 2026 calls it
+        return resolver
+
+    shared.stop()
+    try:
+        with patch("homeassistant.helpers.aiohttp_client._async_make_resolver",
+                   side_effect=make):
+            yield
+    finally:
+        shared.start()
+
+
+def vigil_warnings(records: list[logging.LogRecord]) -> list[str]:
+    """Warnings and errors that name Vigil, from HA itself or from the integration."""
+    return [f"{r.name}: {r.getMessage()}" for r in records
+            if r.levelno >= logging.WARNING
+            and ("vigil" in r.name or "vigil" in r.getMessage().lower())
+            and "has not been tested by Home Assistant" not in r.getMessage()
+            # asyncio's debug notes on slow callbacks (a loaded machine), not HA's reports
+            and not (r.name == "asyncio" and r.getMessage().startswith("Executing"))]
 
 
 def engine_config(**cameras: Any) -> dict[str, Any]:

@@ -39,7 +39,7 @@ async def test_engine_killed_and_restarted(hass: HomeAssistant, tmp_path: Path,
         await wait_until(hass, lambda: hass.states.get("binary_sensor.gate_online").state
                          == STATE_UNAVAILABLE, 30, "entities to become unavailable")
         assert hass.states.get("camera.gate").state == STATE_UNAVAILABLE
-        assert hass.states.get("binary_sensor.vigil_127_0_0_1_connected").state == STATE_OFF
+        assert hass.states.get("binary_sensor.vigil_connected").state == STATE_OFF
         await wait_until(hass, lambda: ir.async_get(hass).async_get_issue(
             DOMAIN, f"unreachable_{entry.entry_id}"), 20, "the repair issue")
         assert caplog.text.count("is unreachable") == 1  # said once, not every retry
@@ -47,7 +47,7 @@ async def test_engine_killed_and_restarted(hass: HomeAssistant, tmp_path: Path,
         engine.start()  # same port, same data
         await wait_until(hass, lambda: hass.states.get("binary_sensor.gate_online").state
                          not in (STATE_UNAVAILABLE,), 60, "entities to come back")
-        assert hass.states.get("binary_sensor.vigil_127_0_0_1_connected").state == "on"
+        assert hass.states.get("binary_sensor.vigil_connected").state == "on"
         assert ir.async_get(hass).async_get_issue(DOMAIN, f"unreachable_{entry.entry_id}") \
             is None
         assert "reachable again" in caplog.text

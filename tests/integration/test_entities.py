@@ -24,7 +24,9 @@ async def test_devices_and_entities(hass: HomeAssistant, engine: EngineProcess,
     hub = next(d for d in devices if (DOMAIN, instance) in d.identifiers)
     cam = next(d for d in devices if (DOMAIN, f"{instance}_plaza") in d.identifiers)
     assert cam.via_device_id == hub.id and cam.name == "Plaza"
-    assert hub.sw_version and hub.manufacturer == "Vigil"
+    # The hub is the engine, named as such (not after its IP address).
+    assert hub.sw_version and hub.manufacturer == "Vigil" and hub.name == "Vigil"
+    assert hub.serial_number == instance
     ents = {e.entity_id: e for e in er.async_entries_for_config_entry(
         er.async_get(hass), loaded_entry.entry_id)}
     expected = {
@@ -33,9 +35,10 @@ async def test_devices_and_entities(hass: HomeAssistant, engine: EngineProcess,
         "binary_sensor.plaza_motion", "binary_sensor.plaza_person_occupancy",
         "binary_sensor.plaza_online", "switch.plaza_detection", "switch.plaza_recording",
         "switch.plaza_risk_analysis", "image.plaza_latest_event_snapshot",
-        "select.vigil_127_0_0_1_arm_mode", "sensor.vigil_127_0_0_1_llm_state",
-        "sensor.vigil_127_0_0_1_storage_used", "sensor.vigil_127_0_0_1_events_today",
-        "sensor.vigil_127_0_0_1_inference_speed", "binary_sensor.vigil_127_0_0_1_connected",
+        "alarm_control_panel.vigil_arm_mode", "sensor.vigil_llm_state",
+        "sensor.vigil_storage_used", "sensor.vigil_events_today",
+        "sensor.vigil_inference_speed", "binary_sensor.vigil_connected",
+        "calendar.vigil_notable_events",
     }
     assert expected <= set(ents), sorted(set(expected) - set(ents))
     assert all(e.unique_id.startswith(instance) for e in ents.values())
@@ -45,15 +48,21 @@ async def test_devices_and_entities(hass: HomeAssistant, engine: EngineProcess,
     assert ents["switch.plaza_detection"].entity_category is not None
 
     assert hass.states.get("binary_sensor.plaza_online").state == STATE_ON
-    assert hass.states.get("binary_sensor.vigil_127_0_0_1_connected").state == STATE_ON
-    assert hass.states.get("select.vigil_127_0_0_1_arm_mode").state == "home"
-    assert hass.states.get("sensor.vigil_127_0_0_1_llm_state").state == "rules"
-    assert int(hass.states.get("sensor.vigil_127_0_0_1_events_today").state) >= 2
-    assert float(hass.states.get("sensor.vigil_127_0_0_1_storage_used").state) > 0
+    assert hass.states.get("binary_sensor.vigil_connected").state == STATE_ON
+    assert hass.states.get("alarm_control_panel.vigil_arm_mode").state == "armed_home"
+    assert hass.states.get("sensor.vigil_llm_state").state == "rules"
+    today = hass.states.get("sensor.vigil_events_today")
+    assert int(today.state) >= 2
+    # A daily count that restarts at midnight: statistics must treat it as a meter.
+    assert today.attributes["state_class"] == "total_increasing"
+    assert float(hass.states.get("sensor.vigil_storage_used").state) > 0
     level = hass.states.get("sensor.plaza_risk_level")
     assert level.state in ("low", "medium", "high", "critical")
     assert int(hass.states.get("sensor.plaza_risk_score").state) >= 0
-    assert hass.states.get("sensor.plaza_last_activity").attributes["labels"]
+    # The state is the short activity type; the free-text summary is an attribute.
+    activity = hass.states.get("sensor.plaza_last_activity")
+    assert activity.attributes["labels"] and activity.attributes["summary"]
+    assert activity.state != activity.attributes["summary"] and len(activity.state) < 40
     # People walk across the footage: occupancy and counts follow the engine's pushes.
     await wait_until(hass, lambda: hass.states.get("binary_sensor.plaza_person_occupancy").state
                      == STATE_ON, 30, "person occupancy")
@@ -86,9 +95,15 @@ async def test_event_entity_and_bus_event_fire_from_real_detection(
     data: dict[str, Any] = next(e.data for e in bus if e.data["action"] == "new")
     assert data["camera"] == "plaza" and data["risk"]["risk_level"]
     assert data["engine"] == loaded_entry.unique_id and data["end_time"] is None
-    await wait_until(hass, lambda: any(e.data["action"] == "end" and e.data["event_id"]
-                                       == data["event_id"] for e in bus), 60,
+    assert data["entry_id"] == loaded_entry.entry_id and "escalation" in data
+    await wait_until(hass, lambda: any(e.data["action"] == "end" and e.data["id"]
+                                       == data["id"] for e in bus), 60,
                      "the same event to close on the bus")
+    # Only changes that matter reach the bus, not every flush of an open event:
+    # per event one "new", one "end", and "assessed"/"escalate" only when they change.
+    mine = [e.data["action"] for e in bus if e.data["id"] == data["id"]]
+    assert mine.count("new") == 1 and mine.count("end") == 1, mine
+    assert set(mine) <= {"new", "assessed", "escalate", "end"}, mine
 
 
 async def test_switches_and_arm_mode_change_the_engine(
@@ -104,15 +119,27 @@ async def test_switches_and_arm_mode_change_the_engine(
         await hass.services.async_call("switch", "turn_on", {"entity_id": entity_id},
                                        blocking=True)
         assert engine.camera("plaza")["switches"][key] is True
-    await hass.services.async_call("select", "select_option",
-                                   {"entity_id": "select.vigil_127_0_0_1_arm_mode",
-                                    "option": "away"}, blocking=True)
-    assert engine.json("/api/mode")["mode"] == "away"
-    # A change made elsewhere (another client) is pushed back to HA.
-    engine.request("/api/mode", method="POST", data=b'{"mode": "home"}',
-                   headers={"Content-Type": "application/json"})
-    await wait_until(hass, lambda: hass.states.get("select.vigil_127_0_0_1_arm_mode").state
-                     == "home", 10, "the arm mode push")
+    panel = "alarm_control_panel.vigil_arm_mode"
+    try:
+        for service, state, mode in (("alarm_arm_away", "armed_away", "away"),
+                                     ("alarm_arm_night", "armed_night", "night"),
+                                     ("alarm_arm_vacation", "armed_vacation", "vacation"),
+                                     ("alarm_disarm", "disarmed", "disarmed"),
+                                     ("alarm_arm_home", "armed_home", "home")):
+            await hass.services.async_call("alarm_control_panel", service,
+                                           {"entity_id": panel}, blocking=True)
+            assert hass.states.get(panel).state == state
+            assert engine.json("/api/mode")["mode"] == mode
+        # A change made elsewhere (another client) is pushed back to HA at once.
+        engine.request("/api/mode", method="POST", data=b'{"mode": "night"}',
+                       headers={"Content-Type": "application/json"})
+        await wait_until(hass, lambda: hass.states.get(panel).state == "armed_night", 10,
+                         "the arm mode push")
+    finally:
+        engine.request("/api/mode", method="POST", data=b'{"mode": "home"}',
+                       headers={"Content-Type": "application/json"})
+    await wait_until(hass, lambda: hass.states.get(panel).state == "armed_home", 10,
+                     "the arm mode push back to home")
 
 
 async def test_unload_and_reload_are_clean(hass: HomeAssistant, engine: EngineProcess,

@@ -38,7 +38,7 @@ async def test_event_services(hass: HomeAssistant, engine: EngineProcess,
     assert engine.json(f"/api/events/{ev['id']}")["risk"]["status"] == "final"
     await hass.services.async_call(DOMAIN, "set_mode", {"mode": "night"}, blocking=True)
     assert engine.json("/api/mode")["mode"] == "night"
-    assert hass.states.get("select.vigil_127_0_0_1_arm_mode").state == "night"
+    assert hass.states.get("alarm_control_panel.vigil_arm_mode").state == "armed_night"
     await hass.services.async_call(DOMAIN, "set_mode", {"mode": "home"}, blocking=True)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, "acknowledge_event",
