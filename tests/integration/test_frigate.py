@@ -71,14 +71,14 @@ async def test_frigate_camera_is_a_device_with_entities(
         expected = {"camera.front_door", "event.front_door_security_event",
                     "sensor.front_door_risk_score", "sensor.front_door_risk_level",
                     "image.front_door_latest_event_snapshot",
-                    "binary_sensor.vigil_127_0_0_1_frigate_nvr_connected"}
+                    "binary_sensor.vigil_frigate_nvr_connected"}
         assert expected <= set(ents), sorted(expected - set(ents))
         assert not any(e.startswith("switch.front_door") for e in ents), \
             "Frigate's cameras are switched in Frigate"
         # The camera's picture is Frigate's latest.jpg, through the engine.
         image = await async_get_image(hass, "camera.front_door")
         assert image.content[:2] == b"\xff\xd8"
-        health = hass.states.get("binary_sensor.vigil_127_0_0_1_frigate_nvr_connected")
+        health = hass.states.get("binary_sensor.vigil_frigate_nvr_connected")
         assert health.state == STATE_ON
         assert health.attributes["version"] and health.attributes["gave_up"] is False
         # Frigate says "new": the camera's event entity fires with the risk level at once.
