@@ -195,3 +195,13 @@ ensure_test_services() {
         gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
         gstreamer1.0-libav
 }
+
+ensure_card_deps() {
+    # The dashboard card's build and test tools (Lit, esbuild, Vitest), from its lock file.
+    command -v npm >/dev/null || apt_install nodejs npm
+    local dir="$ROOT/frontend" stamp="$ROOT/frontend/node_modules/.vigil-lock"
+    if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then return 0; fi
+    log "installing the card's npm packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+}
