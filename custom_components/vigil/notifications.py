@@ -133,7 +133,7 @@ class Notifications:
         image = async_sign_path(self.hass, media_path(entry_id, "snapshot", f"{event_id}.jpg"),
                                 LINK_VALID_FOR, use_content_user=True)
         return {
-            "send": send, "reason": reason, "update": announced and action == "assessed",
+            "send": send, "reason": reason, "in_place": announced and action == "assessed",
             "mode": mode, "image": image,
             "silenced_until": dt_util.utc_from_timestamp(silenced).isoformat() if silenced
             else None,
