@@ -215,6 +215,11 @@ export class VigilCard extends LitElement {
     return ev.risk?.summary || (ev.labels?.length ? humanize(ev.labels.join(", ")) : "Event");
   }
 
+  _source(risk) {
+    const by = risk.provider === "rules" ? "Rules" : "AI";
+    return risk.status === "pending" ? `${by} · AI assessment pending` : risk.status === "fallback" ? `${by} (AI unavailable)` : by;
+  }
+
   _rowLabel(ev) {
     const level = levelOf(ev);
     return `${level ? `${humanize(level)} risk` : "Not assessed"}, ${humanize(ev.camera)}, ${formatTime(ev.start_time, this.hass)}`;
@@ -258,6 +263,7 @@ export class VigilCard extends LitElement {
           ${ev.risk?.risk_score != null ? html`<span>Score ${ev.risk.risk_score}</span>` : nothing}
           <span class="activity">${humanize(ev.risk?.activity_type)}</span>
           ${ev.end_time == null ? html`<span class="chip warn">Ongoing</span>` : nothing}
+          ${ev.risk ? html`<span class="chip source">${this._source(ev.risk)}</span>` : nothing}
         </div>
         <p class="summary">${this._summary(ev)}</p>
         ${ev.risk?.reasoning ? html`<p class="reasoning">${ev.risk.reasoning}</p>` : nothing}

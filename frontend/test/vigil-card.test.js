@@ -148,6 +148,7 @@ describe("vigil-card", () => {
     expect(dialog.getAttribute("aria-modal")).toBe("true");
     expect(dialog.querySelector("video").getAttribute("src")).toBe("/api/vigil/e1/clip/ev-1.mp4?authSig=x");
     expect(dialog.querySelector(".reasoning").textContent).toBe("Walked along the path.");
+    expect(dialog.querySelector(".chip.source").textContent).toBe("Rules");
     expect(card.shadowRoot.activeElement).toBe(dialog.querySelector(".close")); // focus moves in
     dialog.querySelector("button.ack").click();
     await settle(card);

@@ -48,7 +48,7 @@ var Oe=Object.defineProperty;var Me=(r,e,t)=>e in r?Oe(r,e,{enumerable:!0,config
             ${this._badge(s)} <span>${this._summary(s)}</span></button>`:c`<div class="last none">No events</div>`}
         </div>
       </article>
-    `}_summary(e){return e.risk?.summary||(e.labels?.length?m(e.labels.join(", ")):"Event")}_rowLabel(e){let t=B(e);return`${t?`${m(t)} risk`:"Not assessed"}, ${m(e.camera)}, ${F(e.start_time,this.hass)}`}_badge(e){let t=B(e);return c`<span class="badge ${t??"none"}">${t?m(t):"Pending"}</span>`}_renderRow(e){return c`
+    `}_summary(e){return e.risk?.summary||(e.labels?.length?m(e.labels.join(", ")):"Event")}_source(e){let t=e.provider==="rules"?"Rules":"AI";return e.status==="pending"?`${t} \xB7 AI assessment pending`:e.status==="fallback"?`${t} (AI unavailable)`:t}_rowLabel(e){let t=B(e);return`${t?`${m(t)} risk`:"Not assessed"}, ${m(e.camera)}, ${F(e.start_time,this.hass)}`}_badge(e){let t=B(e);return c`<span class="badge ${t??"none"}">${t?m(t):"Pending"}</span>`}_renderRow(e){return c`
       <button class="event" data-event-id=${e.id} @click=${()=>this._open(e)} aria-label=${`Open event: ${this._rowLabel(e)}`}>
         ${e.snapshot_url?c`<img class="thumb" src=${e.snapshot_url} alt="" loading="lazy" />`:c`<div class="thumb none"></div>`}
         <div class="meta">
@@ -74,6 +74,7 @@ var Oe=Object.defineProperty;var Me=(r,e,t)=>e in r?Oe(r,e,{enumerable:!0,config
           ${e.risk?.risk_score!=null?c`<span>Score ${e.risk.risk_score}</span>`:l}
           <span class="activity">${m(e.risk?.activity_type)}</span>
           ${e.end_time==null?c`<span class="chip warn">Ongoing</span>`:l}
+          ${e.risk?c`<span class="chip source">${this._source(e.risk)}</span>`:l}
         </div>
         <p class="summary">${this._summary(e)}</p>
         ${e.risk?.reasoning?c`<p class="reasoning">${e.risk.reasoning}</p>`:l}
