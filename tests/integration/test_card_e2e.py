@@ -152,6 +152,15 @@ def test_card_on_a_real_dashboard(hass_with_frontend: Hass, engine: EngineProces
             what="the phone layout")
         assert columns == 1
         browser.screenshot(ARTIFACTS / "vigil-card-phone.png", full_page=False)
+
+        # HA's dark theme reaches the card through its CSS variables.
+        browser.js("document.querySelector('home-assistant').dispatchEvent(new CustomEvent("
+                   "'settheme', {detail: {theme: 'default', dark: true}}))")
+        browser.wait(lambda: card_js(browser, """
+            const rgb = getComputedStyle(card.shadowRoot.querySelector('ha-card'))
+              .backgroundColor.match(/\\d+/g).map(Number);
+            return rgb[0] + rgb[1] + rgb[2] < 150;"""), 15, what="the card in the dark theme")
+        browser.screenshot(ARTIFACTS / "vigil-card-dark.png", full_page=False)
         errors = [e for e in browser.console_errors() if "vigil" in e.lower()]
         assert errors == [], errors
 
