@@ -2,7 +2,10 @@
 
 The first message after the result is a full snapshot (arm mode, cameras, recent
 events, silenced cameras); then every event change and every change of the arm
-mode or a camera's state follows as it happens. Media links in the messages are
+mode or a camera's state follows as it happens. Event changes come from one extra
+engine subscription per engine (opened with the first card): the card shows every
+change (acknowledged, clip ready), not only those automations hear of as
+``vigil_event``. Media links in the messages are
 HA-signed paths for the subscribing user, so ``<img>``/``<video>`` elements can load
 them without headers and the engine's token never reaches the browser.
 """
@@ -10,6 +13,7 @@ them without headers and the engine's token never reaches the browser.
 from __future__ import annotations
 
 import json
+import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -19,17 +23,39 @@ from homeassistant.components.http.auth import async_sign_path
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 
 from .client import VigilError
 from .const import DOMAIN
-from .coordinator import VigilCoordinator, signal_event
+from .coordinator import VigilCoordinator
 from .entity import camera_device_id, exposed_cameras
 from .notifications import silenced_cameras
 from .views import media_path
 
 SIGN_FOR = timedelta(hours=24)
 MAX_EVENTS = 100
+FEED_ACTIONS = ("new", "update", "escalate", "end")
+_FEEDS: weakref.WeakSet[VigilCoordinator] = weakref.WeakSet()  # engines with a card feed
+
+
+def feed_signal(entry_id: str) -> str:
+    """Dispatcher signal with every event change of one engine, for the cards."""
+    return f"{DOMAIN}_{entry_id}_card_feed"
+
+
+async def _ensure_feed(hass: HomeAssistant, coordinator: VigilCoordinator) -> None:
+    """One engine subscription per engine feeds every card (renewed on reconnects)."""
+    if coordinator in _FEEDS:
+        return
+    signal = feed_signal(coordinator.config_entry.entry_id)
+
+    @callback
+    def push(message: dict[str, Any]) -> None:
+        if message.get("action") in FEED_ACTIONS and message.get("data"):
+            async_dispatcher_send(hass, signal, message["action"], message["data"])
+
+    await coordinator.client.subscribe("card_feed", "events/subscribe", push)
+    _FEEDS.add(coordinator)
 
 
 @callback
@@ -118,17 +144,15 @@ async def ws_subscribe(hass: HomeAssistant, connection: websocket_api.ActiveConn
     coordinator = found
     entry_id = coordinator.config_entry.entry_id
     token_id = connection.refresh_token_id
-    try:
-        page = await coordinator.client.command("events/list", limit=msg["limit"])
-    except VigilError as err:
-        connection.send_error(msg["id"], "engine_error", f"Vigil engine: {err}")
-        return
     cameras = set(exposed_cameras(coordinator.config_entry, coordinator))
     last_state = ""
+    early: list[tuple[str, dict[str, Any]]] | None = []  # changes before the snapshot
 
     @callback
     def send_state() -> None:
         nonlocal last_state
+        if early is not None:
+            return
         state = card_state(hass, coordinator)
         encoded = json.dumps(state, sort_keys=True)
         if encoded == last_state:
@@ -141,19 +165,32 @@ async def ws_subscribe(hass: HomeAssistant, connection: websocket_api.ActiveConn
     def send_event(action: str, event: dict[str, Any]) -> None:
         if event.get("camera") not in cameras:
             return
+        if early is not None:
+            early.append((action, event))
+            return
         connection.send_message(websocket_api.event_message(msg["id"], {
             "type": "event", "action": action,
             "event": card_event(hass, entry_id, event, token_id)}))
-        send_state()
 
+    try:
+        await _ensure_feed(hass, coordinator)
+    except VigilError as err:
+        connection.send_error(msg["id"], "engine_error", f"Vigil engine: {err}")
+        return
     unsubs = [coordinator.async_add_listener(send_state),
-              async_dispatcher_connect(hass, signal_event(entry_id), send_event)]
+              async_dispatcher_connect(hass, feed_signal(entry_id), send_event)]
 
     @callback
     def unsubscribe() -> None:
         for unsub in unsubs:
             unsub()
 
+    try:
+        page = await coordinator.client.command("events/list", limit=msg["limit"])
+    except VigilError as err:
+        unsubscribe()
+        connection.send_error(msg["id"], "engine_error", f"Vigil engine: {err}")
+        return
     connection.subscriptions[msg["id"]] = unsubscribe
     connection.send_result(msg["id"])
     state = card_state(hass, coordinator)
@@ -164,3 +201,6 @@ async def ws_subscribe(hass: HomeAssistant, connection: websocket_api.ActiveConn
         "events": [card_event(hass, entry_id, e, token_id) for e in page["events"]
                    if e.get("camera") in cameras],
     }))
+    pending, early = early, None
+    for action, event in pending:  # newer than the list: they go on top of the snapshot
+        send_event(action, event)

@@ -69,20 +69,26 @@ async def test_subscription_streams_state_and_events_with_signed_media(
         resp = await anon.get(closed["clip_url"], headers={"Range": "bytes=0-99"})
         assert resp.status == 206
 
-    # Live: the footage keeps producing events, and the arm mode change is pushed.
+    # Live: the footage keeps producing events, the arm mode change is pushed, and so is
+    # an acknowledgement (a change automations never hear of as vigil_event).
+    target = next(e for e in snap["events"] if not e["acknowledged"])
     await hass.services.async_call("vigil", "set_mode", {"mode": "night"}, blocking=True)
-    seen_mode = seen_event = False
-    for _ in range(200):
+    await hass.services.async_call("vigil", "acknowledge_event", {"event_id": target["id"]},
+                                   blocking=True)
+    seen_mode = seen_event = seen_ack = False
+    for _ in range(300):
         msg = (await ws.receive_json(timeout=60))["event"]
         if msg["type"] == "state" and msg["mode"] == "night":
             seen_mode = True
         if msg["type"] == "event":
-            assert msg["action"] in ("new", "update", "end", "assessed", "escalate")
+            assert msg["action"] in ("new", "update", "end", "escalate")
             assert msg["event"]["camera"] == "plaza" and "risk" in msg["event"]
             seen_event = True
-        if seen_mode and seen_event:
+            if msg["event"]["id"] == target["id"] and msg["event"]["acknowledged"]:
+                seen_ack = True
+        if seen_mode and seen_event and seen_ack:
             break
-    assert seen_mode and seen_event
+    assert seen_mode and seen_event and seen_ack
     await hass.services.async_call("vigil", "set_mode", {"mode": "home"}, blocking=True)
 
     await ws.send_json({"id": 3, "type": "unsubscribe_events", "subscription": 2})
