@@ -20,6 +20,14 @@ export function editorSchema(cameraNames) {
   ];
 }
 
+// HA defines <ha-form> lazily; a built-in card's editor pulls it in when it is not yet there.
+export async function loadHaForm() {
+  if (customElements.get("ha-form") || !window.loadCardHelpers) return;
+  const helpers = await window.loadCardHelpers();
+  const card = await helpers.createCardElement({ type: "entities", entities: [] });
+  await card?.constructor?.getConfigElement?.();
+}
+
 const LABELS = {
   title: "Title",
   entry_id: "Engine",
@@ -43,6 +51,11 @@ export class VigilCardEditor extends LitElement {
 
   setConfig(config) {
     this._config = config;
+  }
+
+  connectedCallback() {
+    super.connectedCallback();
+    loadHaForm();
   }
 
   updated() {

@@ -143,6 +143,25 @@ def test_card_on_a_real_dashboard(hass_with_frontend: Hass, engine: EngineProces
             return b && b.disabled && b.textContent.trim() === 'Acknowledged';"""), 30,
             what="the card showing the acknowledgement pushed back")
 
+        # The visual editor: HA's own form with the card's fields, cameras from the engine.
+        browser.js("""
+            const editor = customElements.get('vigil-card').getConfigElement();
+            editor.id = 'vigil-editor-under-test';
+            editor.hass = document.querySelector('home-assistant').hass;
+            editor.setConfig({type: 'custom:vigil-card', min_level: 'medium'});
+            document.body.appendChild(editor);""")
+        labels = browser.wait(lambda: browser.js("""
+            const e = document.getElementById('vigil-editor-under-test');
+            const form = e && e.shadowRoot && e.shadowRoot.querySelector('ha-form');
+            if (!form || !form.shadowRoot || e._cameras.length === 0) return null;
+            return [...form.shadowRoot.querySelectorAll('ha-selector')].map((s) => s.label);"""),
+            30, what="the card editor rendered by ha-form")
+        assert labels == ["Title", "Engine", "Cameras (none chosen: all)", "Minimum risk level",
+                          "Events shown"], labels
+        assert browser.js("return document.getElementById('vigil-editor-under-test')._cameras"
+                          ) == ["plaza"]
+        browser.js("document.getElementById('vigil-editor-under-test').remove()")
+
         # On a phone the cameras stack in one column.
         browser.js(FIND_CARD + "card.shadowRoot.querySelector('.close').click();")
         browser.emulate(390, 844, mobile=True)
