@@ -64,6 +64,15 @@ def click_in_card(browser: Browser, css: str) -> None:
                     button="left", clickCount=1)
 
 
+def press(browser: Browser, key: str, code: int) -> None:
+    """A real key press (CDP input events) on whatever has the focus."""
+    text = "\r" if key == "Enter" else ""
+    browser.cdp("Input.dispatchKeyEvent", type="keyDown", key=key, code=key,
+                windowsVirtualKeyCode=code, text=text)
+    browser.cdp("Input.dispatchKeyEvent", type="keyUp", key=key, code=key,
+                windowsVirtualKeyCode=code)
+
+
 def test_card_on_a_real_dashboard(hass_with_frontend: Hass, engine: EngineProcess) -> None:
     reason = available()
     if reason:
@@ -143,6 +152,24 @@ def test_card_on_a_real_dashboard(hass_with_frontend: Hass, engine: EngineProces
             return b && b.disabled && b.textContent.trim() === 'Acknowledged';"""), 30,
             what="the card showing the acknowledgement pushed back")
 
+        click_in_card(browser, "[role=dialog] .close")
+        browser.wait(lambda: card_js(browser, "return !card.shadowRoot.querySelector('.dialog')"),
+                     15, what="the dialog closed")
+
+        # Keyboard only: Enter on a focused event opens it, Escape closes it and gives the
+        # focus back to the event.
+        card_js(browser, "card.shadowRoot.querySelector('button.event').focus(); return 1")
+        press(browser, "Enter", 13)
+        browser.wait(lambda: card_js(browser, """
+            const d = card.shadowRoot.querySelector('[role=dialog]');
+            return !!d && card.shadowRoot.activeElement === d.querySelector('.close');"""), 15,
+            what="the dialog opened from the keyboard, focus on its close button")
+        press(browser, "Escape", 27)
+        browser.wait(lambda: card_js(browser, """
+            return !card.shadowRoot.querySelector('[role=dialog]') &&
+              card.shadowRoot.activeElement === card.shadowRoot.querySelector('button.event');"""),
+            15, what="the dialog closed by Escape, focus back on the event")
+
         # The visual editor: HA's own form with the card's fields, cameras from the engine.
         browser.js("""
             const editor = customElements.get('vigil-card').getConfigElement();
@@ -163,7 +190,6 @@ def test_card_on_a_real_dashboard(hass_with_frontend: Hass, engine: EngineProces
         browser.js("document.getElementById('vigil-editor-under-test').remove()")
 
         # On a phone the cameras stack in one column.
-        browser.js(FIND_CARD + "card.shadowRoot.querySelector('.close').click();")
         browser.emulate(390, 844, mobile=True)
         columns = browser.wait(lambda: card_js(browser, """
             const g = card.shadowRoot.querySelector('.cameras');
