@@ -406,3 +406,13 @@ ha_pytest_2026() {
         "$HA2026_VENV_IN/bin/python" -m pytest -p tests.integration.ha_compat \
         -c tests/integration/pytest.ini "$@"
 }
+
+ensure_card_deps() {
+    # The dashboard card's build and test tools (Lit, esbuild, Vitest), from its lock file.
+    command -v npm >/dev/null || apt_install nodejs npm
+    local dir="$ROOT/frontend" stamp="$ROOT/frontend/node_modules/.vigil-lock"
+    if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then return 0; fi
+    log "installing the card's npm packages (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+}

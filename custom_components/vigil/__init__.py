@@ -22,14 +22,18 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .blueprints import async_install_blueprints
+from .card import async_register_card
 from .client import CannotConnect, InvalidAuth, UnsupportedVersion, VigilClient
 from .config_flow import HAS_OPTIONS_FLOW_WITH_RELOAD
 from .const import CONF_TOKEN, DOMAIN
 from .coordinator import VigilCoordinator
 from .entity import camera_device_id, exposed_cameras, hub_device
 from .llm_api import async_setup_llm_api
+from .notifications import async_setup_notifications
 from .services import async_setup_services
 from .views import async_setup_views
+from .websocket_api import async_setup_websocket_api
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,10 +47,14 @@ type VigilConfigEntry = ConfigEntry[VigilCoordinator]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Services and the media view exist once, for every engine."""
+    """Services, the media view, the card and the blueprint exist once, for every engine."""
     async_setup_services(hass)
     async_setup_views(hass)
     async_setup_llm_api(hass)
+    await async_setup_notifications(hass)
+    async_setup_websocket_api(hass)
+    await async_register_card(hass)
+    await async_install_blueprints(hass)
     return True
 
 

