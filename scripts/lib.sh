@@ -311,6 +311,9 @@ HA2026_VERSION="2026.11.0"
 HA2026_PHCC="0.13.375"
 HA2026_ROOTFS="$VAR/ha2026"
 HA2026_VENV_IN="/opt/ha"   # the virtualenv's path inside the chroot
+# Real peers the HA tests start from inside the chroot: the MQTT broker (Frigate's
+# events) and the browser (the card's end-to-end test), from sid like the rest.
+HA2026_APT="mosquitto mosquitto-clients chromium chromium-driver"
 
 debian_mirror() {
     local uri
@@ -356,7 +359,7 @@ ha2026_run() {
 ensure_ha2026_env() {
     local req="$ROOT/tests/integration/requirements-ha2026.txt"
     local want stamp="$HA2026_ROOTFS$HA2026_VENV_IN/.vigil-installed"
-    want="$HA2026_VERSION $HA2026_PHCC $(sha256sum "$req" | cut -c1-16)"
+    want="$HA2026_VERSION $HA2026_PHCC $(sha256sum "$req" | cut -c1-16) $HA2026_APT"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
@@ -378,6 +381,10 @@ ensure_ha2026_env() {
     as_root cp /etc/resolv.conf "$HA2026_ROOTFS/etc/resolv.conf" 2>/dev/null || true
     as_root cp /etc/hosts "$HA2026_ROOTFS/etc/hosts"
     ha2026_run update-ca-certificates >/dev/null
+    log "installing $HA2026_APT in the chroot"
+    ha2026_run apt-get -o Acquire::Check-Valid-Until=false update -qq  # a frozen mirror
+    ha2026_run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends $HA2026_APT >/dev/null
     local pip="$HA2026_VENV_IN/bin/python -m pip"
     [ -x "$HA2026_ROOTFS$HA2026_VENV_IN/bin/python" ] || ha2026_run python3.14 -m venv "$HA2026_VENV_IN"
     if ! ha2026_run "$HA2026_VENV_IN/bin/python" -c "import importlib.metadata as m, sys
