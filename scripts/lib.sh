@@ -419,7 +419,10 @@ ensure_card_deps() {
     command -v npm >/dev/null || apt_install nodejs npm
     local dir="$ROOT/frontend" stamp="$ROOT/frontend/node_modules/.vigil-lock"
     if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then return 0; fi
-    log "installing the card's npm packages (npm ci)"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    log "installing the card's npm packages (from the lock file)"
+    # Not 'npm ci': vite lists a Windows-only optional package that this registry does
+    # not serve, and npm ci refuses a lock without it; npm install skips it and keeps
+    # every locked version (the lock file is left as it is).
+    (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
     cp "$dir/package-lock.json" "$stamp"
 }
