@@ -472,8 +472,12 @@ class FrigateBridge:
 
     async def _score(self, event_id: str) -> None:
         """One LLM assessment per event (a repeated call finds the job already there)."""
-        if self.engine.risk.uses_llm and await self.engine.risk.jobs.get(event_id) is None:
-            await self.engine.risk.event_closed(event_id)
+        risk = self.engine.risk
+        if risk.uses_llm and await risk.jobs.get(event_id) is None:
+            queue = risk.closing_job(event_id)  # the same durable job own cameras queue
+            if queue is not None:
+                await self.engine.store.write(queue)
+            await risk.event_closed(event_id)
 
     async def _after_clip(self, row: FrigateRow, label: str, clip_ok: bool) -> None:
         """Second opinion (when asked for) once the clip is here, then score."""
