@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import CameraConfig, ObjectFilter
-from ..detect.regions import box_area, intersection, iou
+from ..detect.regions import intersection, iou
 from ..detect.types import Box, Detection
 from ..motion.masks import point_in_polygon
 from .zones import Zone
@@ -26,11 +26,6 @@ ZONE_GRACE = 2.0  # seconds seen outside a zone before time-in-zone restarts
 PATH_INTERVAL = 1.0  # seconds between stored path points
 PATH_MAX = 120
 STATIONARY_RECHECK = 5.0  # seconds between looks at objects that do not move
-# Seconds between fresh looks at a confirmed object that keeps moving where its
-# velocity said it would: in between, its predicted box stands in for it.
-SETTLED_RECHECK = 0.4
-SETTLED_IOU = 0.5  # a sighting at least this close to the prediction keeps it settled
-EXPLAINED = 0.8  # motion at least this much inside a settled object's box is that object
 FORGET_AFTER = 300.0  # drop an object nobody has looked at for this long
 
 # Labels that keep an event alive while they stand still (a person lingering
@@ -68,7 +63,6 @@ class TrackedObject:
     event_id: str | None = None
     ignore_if_still: bool = False  # label in objects.ignore_still_from_start
     zone_out_since: dict[str, float] = field(default_factory=dict)  # first sighting outside
-    on_course: int = 0  # sightings in a row that matched the predicted box
 
     @property
     def score(self) -> float:
@@ -140,36 +134,20 @@ class Tracker:
         x, y = det.bottom_center
         return not any(point_in_polygon(x, y, poly) for poly in f.mask)
 
-    def _settled(self, t: TrackedObject) -> bool:
-        """Confirmed, moving as predicted for a while: it need not be looked at every frame."""
-        return (t.confirmed and not t.stationary and t.missing_since is None
-                and t.on_course >= 2)
-
     def regions_to_check(self, now: float) -> list[Box]:
-        """Boxes of objects due a look, whether or not anything moves around them."""
+        """Boxes of objects worth looking at even without motion around them."""
         boxes: list[Box] = []
         for t in self.tracks.values():
-            if t.stationary:
-                if now - t.last_checked >= STATIONARY_RECHECK:
-                    boxes.append(t.box)
-            elif not self._settled(t) or now - t.last_checked >= SETTLED_RECHECK - 1e-3:
+            if not t.stationary:
                 boxes.append(t.predicted_box(now))
+            elif now - t.last_checked >= STATIONARY_RECHECK:
+                boxes.append(t.box)
         return boxes
 
     def look_at(self, motion: list[Box], now: float) -> list[Box]:
-        """Where detection must look now: objects due a look, plus motion that settled
-        objects (seen where they were predicted, looked at moments ago) do not explain.
-        New motion anywhere else is always looked at at once."""
-        covers = []
-        for t in self.tracks.values():
-            if self._settled(t):
-                x1, y1, x2, y2 = t.predicted_box(now)
-                mx, my = (x2 - x1) // 4, (y2 - y1) // 4
-                covers.append((x1 - mx, y1 - my, x2 + mx, y2 + my))
-        fresh = [b for b in motion
-                 if not any(intersection(b, c) >= EXPLAINED * max(box_area(b), 1.0)
-                            for c in covers)]
-        return [*fresh, *self.regions_to_check(now)]
+        """Where detection must look now: every motion box and every object due a look
+        (one place, so the engine, the benchmarks and the recall figure agree)."""
+        return [*motion, *self.regions_to_check(now)]
 
     def update(self, detections: list[Detection], now: float,
                checked: list[Box]) -> TrackUpdate:
@@ -241,8 +219,6 @@ class Tracker:
 
     def _observe(self, t: TrackedObject, d: Detection, now: float, first: bool = False) -> None:
         if not first:
-            on_course = iou(t.predicted_box(now), d.box) >= SETTLED_IOU
-            t.on_course = t.on_course + 1 if on_course else 0
             dt = now - t.last_seen
             if dt > 0:
                 ocx, ocy = (t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2
