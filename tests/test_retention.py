@@ -110,6 +110,30 @@ def test_quota_purges_continuous_first_then_event_footage_low_risk_first(
         rig.close()
 
 
+def test_quota_keeps_room_for_the_segment_being_written(tmp_path: Path,
+                                                       segment_file: Path) -> None:
+    """A camera recording right now writes a segment the index does not know yet: the
+    pass leaves room for it, so the disk stays under the limit until the next pass."""
+    size = segment_file.stat().st_size
+    rig = Rig(tmp_path, make_config(tmp_path, retain={"days": 30}), segment_file)
+    try:
+        now = time.time()
+        segs = [rig.add_segment(now - 4 * (8 - i)) for i in range(8)]  # newest ended now
+        db = sum(p.stat().st_size for p in rig.db.parent.glob("vigil.db*"))
+        limit = 5.5 * size + db
+        config = make_config(tmp_path, retain={"days": 30},
+                             storage={"max_size_gb": limit / 1e9})
+        rig.retention = Retention(config, rig.root, rig.clips, rig.store, rig.index, EventBus())
+        asyncio.run(rig.retention.pass_once())
+        left = rig.paths()
+        assert left == set(segs[-4:])  # 4 kept + the one being written = 5 segments <= 5.5
+        # The part file the recorder is filling now fits under the limit too.
+        used, _, _ = rig.retention.disk_usage()
+        assert used + size <= limit
+    finally:
+        rig.close()
+
+
 def test_protected_footage_is_never_purged_even_over_quota(tmp_path: Path,
                                                            segment_file: Path) -> None:
     config = make_config(tmp_path, storage={"max_size_gb": 1e-9})

@@ -110,6 +110,7 @@ class Retention:
         self.snapshots_root = config.data_dir / "snapshots"
         self.footage_bytes = 0  # from the index: refreshed every pass
         self.other_bytes = 0  # snapshots, clips, anything else: counted every pass
+        self.in_flight_bytes = 0  # the segments being written: estimated every pass
 
     @contextmanager
     def using(self, paths: list[str]) -> Iterator[None]:
@@ -374,6 +375,8 @@ class Retention:
             return _dir_size(self.data_dir, skip) + sum(_dir_size(r) for r in outside)
 
         self.other_bytes = await asyncio.to_thread(walk)
+        self.in_flight_bytes = await self.store.read(
+            lambda c: hk.segments_in_flight_bytes(c, list(self.cameras), time.time()))
 
     async def _need_bytes(self) -> int:
         storage = self.config.storage
@@ -381,10 +384,13 @@ class Retention:
             return 0
         used, free, _ = await asyncio.to_thread(self.disk_usage)
         need = 0
+        # The limit is a ceiling, not a target: room is kept for the segments being
+        # written now (not indexed yet), so the disk stays under it between passes.
+        ahead = self.in_flight_bytes
         if storage.max_size_gb is not None:
-            need = max(need, used - int(storage.max_size_gb * 1e9))
+            need = max(need, used + ahead - int(storage.max_size_gb * 1e9))
         if storage.min_free_gb is not None:
-            need = max(need, int(storage.min_free_gb * 1e9) - free)
+            need = max(need, int(storage.min_free_gb * 1e9) + ahead - free)
         return need
 
     async def _purge_clip_cache(self, now: float, report: PurgeReport, force_bytes: int) -> int:

@@ -75,6 +75,21 @@ def footage_bytes(c: sqlite3.Connection) -> int:
     return int(c.execute("SELECT COALESCE(SUM(size), 0) FROM recordings").fetchone()[0])
 
 
+def segments_in_flight_bytes(c: sqlite3.Connection, cameras: list[str], now: float,
+                             recent: float = 120.0) -> int:
+    """What the cameras recording now will have written by the time their current
+    segments close: per camera whose newest segment ended in the last ``recent``
+    seconds, the largest of its three newest segments."""
+    total = 0
+    for camera in cameras:
+        row = c.execute(
+            "SELECT MAX(size), MAX(end_time) FROM (SELECT size, end_time FROM recordings "
+            "WHERE camera = ? ORDER BY start_time DESC LIMIT 3)", (camera,)).fetchone()
+        if row[1] is not None and row[1] > now - recent:
+            total += int(row[0] or 0)
+    return total
+
+
 def incremental_vacuum(c: sqlite3.Connection, pages: int = 4096) -> int:
     """Give up to ``pages`` free pages back to the file system; returns the free pages left."""
     c.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
