@@ -129,7 +129,7 @@ def _remove_stale_devices(hass: HomeAssistant, entry: VigilConfigEntry,
     if not coordinator.last_update_success or coordinator.data is None:
         return
     keep = {(DOMAIN, coordinator.instance_id)} | {
-        (DOMAIN, camera_device_id(coordinator, c)) for c in exposed_cameras(entry, coordinator)}
+        (DOMAIN, camera_device_id(coordinator, c)) for c in exposed_cameras(coordinator)}
     gone = {(DOMAIN, camera_device_id(coordinator, c))
             for c in coordinator.data.removed_cameras}
     registry = dr.async_get(hass)

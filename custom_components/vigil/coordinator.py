@@ -23,7 +23,14 @@ from homeassistant.helpers.event import async_call_later, async_track_time_inter
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .client import VigilClient, VigilError
-from .const import DOMAIN, EVENT_VIGIL, RISK_LEVELS, STATS_INTERVAL, UNREACHABLE_REPAIR_AFTER
+from .const import (
+    CONF_CAMERAS,
+    DOMAIN,
+    EVENT_VIGIL,
+    RISK_LEVELS,
+    STATS_INTERVAL,
+    UNREACHABLE_REPAIR_AFTER,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,6 +86,12 @@ class VigilCoordinator(DataUpdateCoordinator[VigilData]):
         self.version: str = client.info.get("version", "")
         self.engine_name: str = client.info.get("name") or "Vigil"
         self.hub_device_id: str | None = None  # set once the hub device is registered
+        # The cameras the options expose, as they were when this load began: an options
+        # change reloads the entry, and until then this load keeps to its own choice
+        # (reacting early would add entities the reload is about to add again).
+        chosen = entry.options.get(CONF_CAMERAS)
+        self.chosen_cameras: frozenset[str] | None = (
+            None if chosen is None else frozenset(chosen))
         self._unreachable_timer: CALLBACK_TYPE | None = None
         self._stats_timer: CALLBACK_TYPE | None = None
         self._was_available = True

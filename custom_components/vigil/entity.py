@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import (
 )
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_CAMERAS, DOMAIN
+from .const import DOMAIN
 from .coordinator import VigilCoordinator
 
 
@@ -83,8 +83,9 @@ class VigilCameraEntity(CoordinatorEntity[VigilCoordinator]):
         return super().available and self.camera in self.coordinator.data.cameras
 
 
-def exposed_cameras(entry: ConfigEntry, coordinator: VigilCoordinator) -> list[str]:
-    chosen = entry.options.get(CONF_CAMERAS)
+def exposed_cameras(coordinator: VigilCoordinator) -> list[str]:
+    """The engine's cameras this load shows (all, unless the options chose some)."""
+    chosen = coordinator.chosen_cameras
     names = list(coordinator.data.cameras)
     return [n for n in names if chosen is None or n in chosen]
 
@@ -98,7 +99,7 @@ def add_camera_entities(
 
     @callback
     def sync() -> None:
-        new = [c for c in exposed_cameras(entry, coordinator) if c not in known]
+        new = [c for c in exposed_cameras(coordinator) if c not in known]
         if not new:
             return
         known.update(new)

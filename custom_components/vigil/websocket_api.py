@@ -111,7 +111,7 @@ def card_state(hass: HomeAssistant, coordinator: VigilCoordinator) -> dict[str, 
     registry = er.async_get(hass)
     entry = coordinator.config_entry
     cameras = []
-    for name in exposed_cameras(entry, coordinator):
+    for name in exposed_cameras(coordinator):
         cam = coordinator.data.cameras.get(name, {})
         motion = cam.get("motion")
         last = coordinator.data.last_event.get(name)
@@ -144,7 +144,7 @@ async def ws_subscribe(hass: HomeAssistant, connection: websocket_api.ActiveConn
     coordinator = found
     entry_id = coordinator.config_entry.entry_id
     token_id = connection.refresh_token_id
-    cameras = set(exposed_cameras(coordinator.config_entry, coordinator))
+    cameras = set(exposed_cameras(coordinator))
     last_state = ""
     early: list[tuple[str, dict[str, Any]]] | None = []  # changes before the snapshot
 

@@ -258,6 +258,30 @@ async def test_home_assistant_logs_no_vigil_warnings(
     assert vigil_warnings(caplog.records) == []
 
 
+async def test_a_push_between_options_and_reload_adds_nothing_twice(
+        hass: HomeAssistant, engine: EngineProcess, caplog: pytest.LogCaptureFixture) -> None:
+    """The engine pushes all the time: one arriving after the options show a hidden
+    camera but before the reload must not add its entities to the old load (the reload
+    would add them again: 'does not generate unique IDs', a camera shown twice)."""
+    caplog.set_level(logging.WARNING)
+    entry = entry_for(engine, **{CONF_CAMERAS: ["gate"]})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("camera.plaza") is None
+    old = entry.runtime_data
+    hass.config_entries.async_update_entry(entry, options={CONF_CAMERAS: ["gate", "plaza"]})
+    old.async_update_listeners()  # a push lands before the reload has run
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_until(hass, lambda: (s := hass.states.get("camera.plaza")) is not None
+                     and s.state != "unavailable", 20, "the shown camera")
+    assert vigil_warnings(caplog.records) == []
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 async def test_snapshot_image_follows_a_better_frame_of_the_same_event(
         hass: HomeAssistant, engine: EngineProcess, loaded_entry: MockConfigEntry) -> None:
     """While an event is open the engine rewrites its snapshot when it sees a better

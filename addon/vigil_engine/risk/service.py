@@ -233,6 +233,13 @@ class RiskService:
             await self._fallback(event_id, "LLM unavailable; scored by rules, will rescore")
         self._wake.set()
 
+    async def queue_closed(self, event_id: str) -> None:
+        """For sources that close events outside the events transaction (Frigate):
+        queue the same durable final job, then wake the worker. Idempotent."""
+        if self.uses_llm:
+            await self.jobs.enqueue(event_id, "final")
+            await self.event_closed(event_id)
+
     async def event_long(self, event_id: str) -> None:
         if self.uses_llm:
             await self.jobs.enqueue(event_id, "intermediate")

@@ -474,10 +474,7 @@ class FrigateBridge:
         """One LLM assessment per event (a repeated call finds the job already there)."""
         risk = self.engine.risk
         if risk.uses_llm and await risk.jobs.get(event_id) is None:
-            queue = risk.closing_job(event_id)  # the same durable job own cameras queue
-            if queue is not None:
-                await self.engine.store.write(queue)
-            await risk.event_closed(event_id)
+            await risk.queue_closed(event_id)  # the same durable job own cameras queue
 
     async def _after_clip(self, row: FrigateRow, label: str, clip_ok: bool) -> None:
         """Second opinion (when asked for) once the clip is here, then score."""
