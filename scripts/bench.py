@@ -126,6 +126,16 @@ class Report:
               + (f"  [{fig.note}]" if fig.note else ""), flush=True)
         return fig
 
+    def write_json(self, path: Path, part: str = "") -> Path:
+        """The figures as JSON: ``path`` itself for the engine figures, ``<stem>-<part>``
+        beside it for each other script, so one ``--json FILE`` run keeps them all."""
+        out = path.with_name(f"{path.stem}-{part}{path.suffix}") if part else path
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(
+            {"context": self.context, "background_pct_core": self.background,
+             "figures": [asdict(f) for f in self.figures]}, indent=2) + "\n")
+        return out
+
     def table(self) -> str:
         """The figures as aligned columns; long notes go below as numbered footnotes."""
         rows = [("Figure", "Value", "Target", "Met", "")]
@@ -622,12 +632,7 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{k} ({v:.0f} %)" for k, v in noisy.items())
               + "; rerun on a quiet machine for trustworthy figures")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(
-            {"context": report.context, "background_pct_core": report.background,
-             "figures": [asdict(f) for f in report.figures]},
-            indent=2) + "\n")
-        print(f"\nJSON written to {args.json}")
+        print(f"\nJSON written to {report.write_json(args.json)}")
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sqlite3
 import subprocess
 import sys
@@ -154,8 +153,11 @@ def bench_llm(report: Report, quick: bool, logdir: Path) -> None:
         peer = FrigatePeer(short_clip(), broker.port).start()
         try:
             with tempfile.TemporaryDirectory(prefix="vigil-bench-frigate-llm-") as tmp:
+                # The figure counts calls, not speed: a slow (shared) machine must not
+                # turn one call into timeouts and retries.
                 risk = {"provider": "openai",
-                        "openai": {"base_url": llama.base_url, "model": "smollm2"}}
+                        "openai": {"base_url": llama.base_url, "model": "smollm2",
+                                   "timeout": 300}}
                 with EngineProcess(Path(tmp), config(peer, broker, risk)) as eng:
                     eng.wait_for(lambda: eng.json("/api/health")["frigate"]["bench"]
                                  ["mqtt_connected"], 20, what="listener")
@@ -173,7 +175,8 @@ def bench_llm(report: Report, quick: bool, logdir: Path) -> None:
                         return (len(ended) >= count and not jobs.get("pending")
                                 and not jobs.get("running"))
 
-                    eng.wait_for(drained, 300, interval=1.0, what="scoring to finish")
+                    eng.wait_for(drained, 120 + 90 * count, interval=1.0,
+                                 what="scoring to finish")
                     n = len(eng.all_events())
                     with sqlite3.connect(eng.data_dir / "vigil.db") as c:
                         calls = c.execute("SELECT COALESCE(SUM(calls), 0) FROM llm_usage"
@@ -202,11 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nFrigate results ({report.context['duration_s']:.0f} s run):\n")
     print(report.table())
     if args.json:
-        out = args.json.with_name(args.json.stem + "-frigate.json")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"context": report.context,
-                                   "figures": [f.__dict__ for f in report.figures]},
-                                  indent=2) + "\n")
+        report.write_json(args.json, "frigate")
     return 0
 
 

@@ -228,11 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nRecordings results ({report.context['duration_s']:.0f} s run):\n")
     print(report.table())
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        out = args.json.with_name(f"{args.json.stem}-recordings{args.json.suffix}")
-        out.write_text(json.dumps({"context": report.context,
-                                         "figures": [f.__dict__ for f in report.figures]},
-                                        indent=2) + "\n")
+        report.write_json(args.json, "recordings")
     return 0
 
 

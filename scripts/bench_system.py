@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sqlite3
 import statistics
 import subprocess
@@ -318,10 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nSystem results ({report.context['duration_s']:.0f} s run):\n")
     print(report.table())
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"context": report.context,
-                                         "figures": [f.__dict__ for f in report.figures]},
-                                        indent=2) + "\n")
+        report.write_json(args.json, "system")
     return 0
 
 
