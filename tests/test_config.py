@@ -176,3 +176,12 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     cfg = load_config(path)
     assert cfg.data_dir == tmp_path / "data"
     assert cfg.cameras["demo"].inputs[0].url == str(clip)
+
+
+def test_storage_reconcile_interval_defaults_to_an_hour_and_is_checked() -> None:
+    assert parse_config(good()).storage.reconcile_seconds == 3600.0
+    cfg = parse_config({**good(), "storage": {"reconcile_seconds": 600}})
+    assert cfg.storage.reconcile_seconds == 600.0
+    for bad in (0, 2, 30 * 86400, "often"):
+        found = problems({**good(), "storage": {"reconcile_seconds": bad}})
+        assert any("storage.reconcile_seconds" in p for p in found), (bad, found)

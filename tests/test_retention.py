@@ -14,7 +14,7 @@ import pytest
 
 from vigil_engine.config import Config, parse_config
 from vigil_engine.events.bus import EventBus
-from vigil_engine.record.retention import DAY, Retention, start_from_path
+from vigil_engine.record.retention import DAY, ORPHAN_GRACE, Retention, start_from_path
 from vigil_engine.record.segments import segment_relpath
 from vigil_engine.store.db import Store
 from vigil_engine.store.recordings import RecordingIndex
@@ -241,5 +241,60 @@ def test_reconcile_makes_index_and_disk_agree(tmp_path: Path, segment_file: Path
                                    (orphan_rel,)).fetchone()
         assert start == start_from_path(orphan_rel) == base + 120
         assert end - start == pytest.approx(4.0, abs=0.5)
+    finally:
+        rig.close()
+
+
+def test_live_reconcile_leaves_what_is_being_written_alone(tmp_path: Path,
+                                                           segment_file: Path) -> None:
+    """The periodic reconcile (engine running): rows of vanished files dropped, restored
+    segments indexed once they stop changing, sizes taken from the files; never the
+    ``.part`` being written, a segment a clip is built from, or a file still arriving."""
+    rig = Rig(tmp_path, make_config(tmp_path), segment_file)
+    try:
+        base = float(int(time.time()) - 3600)
+        kept = rig.add_segment(base)
+        gone = rig.add_segment(base + 10)
+        busy = rig.add_segment(base + 20)
+        resized = rig.add_segment(base + 30)
+        for rel in (gone, busy):
+            (rig.root / rel).unlink()
+        with open(rig.root / resized, "ab") as fh:
+            fh.write(b"\0" * 1000)
+        restored = segment_relpath("yard", base + 40)
+        shutil.copy(segment_file, rig.root / restored)
+        junk = segment_relpath("yard", base + 50)
+        (rig.root / junk).write_bytes(b"x" * 700)  # named like a segment, unplayable
+        (rig.root / "yard" / "notes.txt").write_bytes(b"y" * 300)
+        part = (rig.root / restored).with_name(".59.59.mp4.part")
+        part.write_bytes(b"being written")
+
+        with rig.retention.using([busy]):
+            report = asyncio.run(rig.retention.reconcile_live())
+        assert (report.rows_dropped, report.sizes_fixed, report.orphans_indexed) == (1, 1, 0)
+        assert report.skipped == 2  # the restored copy and the junk are still "arriving"
+        assert rig.paths() == {kept, busy, resized}
+        assert part.exists()
+
+        later = time.time() + ORPHAN_GRACE + 1
+        report = asyncio.run(rig.retention.reconcile_live(now=later))
+        assert (report.rows_dropped, report.orphans_indexed) == (1, 1)  # busy is free now
+        assert report.stray_files == 2 and report.stray_bytes == 1000
+        assert rig.paths() == {kept, resized, restored}
+        assert (rig.root / junk).exists() and part.exists()  # left alone, but counted
+        with sqlite3.connect(rig.db) as c:
+            sizes = dict(c.execute("SELECT path, size FROM recordings").fetchall())
+        assert sizes[resized] == rig.size + 1000
+        assert sizes[restored] == rig.size
+        used, _, _ = rig.retention.disk_usage()
+        assert used >= 2 * rig.size + rig.size + 1000 + 1000
+
+        # The recorder's own row for a file the reconcile indexed first wins (motion, kept).
+        asyncio.run(rig.index.add("yard", restored, base + 40, base + 44, rig.size, True,
+                                  False, False))
+        with sqlite3.connect(rig.db) as c:
+            row = c.execute("SELECT motion, kept FROM recordings WHERE path = ?",
+                            (restored,)).fetchone()
+        assert tuple(row) == (1, 0)
     finally:
         rig.close()

@@ -1,5 +1,7 @@
-"""Streams that misbehave: a camera whose clock jumps backwards mid-stream, and one corrupt
-packet. Recording goes on and the stream is not reconnected. Crafted from the real footage."""
+"""Streams that misbehave: a camera whose clock jumps backwards mid-stream, one corrupt
+packet, a burst of line noise on the wire that the demuxer cannot read. Recording goes on and
+the stream is not reconnected; a camera that really dies still is. Crafted from the real
+footage."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ import av
 import pytest
 
 from tests.support.engine import EngineProcess
+from tests.support.tscamera import HttpTsCamera, insert_junk, ts_schedule
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 CLIP = 10  # seconds of footage before the clock jumps back
+JUNK_AT = 12.0  # seconds into each connection of the HTTP camera
+JUNK_BYTES = 1_000_000  # line noise: far more than the TS demuxer resyncs through
 
 
 def craft(folder: Path, footage: Path) -> tuple[Path, Path]:
@@ -103,3 +108,84 @@ def test_one_corrupt_packet_does_not_reconnect_the_stream(engine: EngineProcess)
     assert cam["status"] == "online" and cam["stats"]["reconnects"] == 0
     assert cam["stats"]["frames"] > frames  # still delivering, on the same connection
     assert cam["stats"]["decode_errors"] == 1
+
+
+@pytest.fixture(scope="module")
+def noisy_camera(tmp_path_factory: pytest.TempPathFactory, footage_ts: Path
+                 ) -> Iterator[HttpTsCamera]:
+    """An MPEG-TS camera over HTTP whose stream carries a burst of noise JUNK_AT s in."""
+    data, schedule = insert_junk(footage_ts.read_bytes(), ts_schedule(footage_ts), JUNK_AT,
+                                 JUNK_BYTES)
+    # The noise really breaks demuxing (not just a frame): FFmpeg's TS demuxer gives up on it.
+    noisy = tmp_path_factory.mktemp("wire") / "noisy.ts"
+    noisy.write_bytes(data)
+    with av.open(str(noisy)) as c, pytest.raises(av.error.FFmpegError):
+        for _ in c.demux(c.streams.video[0]):
+            pass
+    cam = HttpTsCamera(data, schedule).start()
+    yield cam
+    cam.stop()
+
+
+@pytest.fixture(scope="module")
+def garbage_camera(footage_ts: Path) -> Iterator[HttpTsCamera]:
+    """A camera that turns to garbage JUNK_AT s in (tens of MB of it): a broken stream."""
+    data, schedule = insert_junk(footage_ts.read_bytes(), ts_schedule(footage_ts), JUNK_AT,
+                                 40_000_000)
+    cam = HttpTsCamera(data, schedule).start()
+    yield cam
+    cam.stop()
+
+
+def test_noise_on_the_wire_is_skipped_and_a_dead_camera_reconnects(
+        tmp_path: Path, noisy_camera: HttpTsCamera, garbage_camera: HttpTsCamera) -> None:
+    base = {"detect": {"fps": 1, "width": 384, "height": 288},
+            "record": {"enabled": True, "segment_seconds": 3}}
+    config = {"storage": {"check_seconds": 5}, "cameras": {
+        "wire": {**base, "inputs": [{"url": noisy_camera.url, "roles": ["detect", "record"]}]},
+        "garbage": {**base, "inputs": [{"url": garbage_camera.url,
+                                        "roles": ["detect", "record"]}]}}}
+    with EngineProcess(tmp_path, config) as eng:
+        cam = eng.wait_for(lambda: (c := eng.camera("wire"))["stats"]["demux_errors"] >= 1
+                           and c, 90, what="the noise on the wire")
+        noise_seen = time.time()
+        assert cam["stats"]["reconnects"] == 0, cam
+        assert cam["status"] == "online"
+        assert noisy_camera.connections == 1  # seen from the camera: one connection only
+        eng.wait_for(lambda: any(s["start_time"] > noise_seen + 3 for s in segments(
+            eng, "wire")), 60, what="segments after the noise")
+        cam = eng.camera("wire")
+        assert cam["status"] == "online" and cam["stats"]["reconnects"] == 0, cam
+        assert noisy_camera.connections == 1
+        now = time.time()
+        rec = eng.json(f"/api/cameras/wire/recordings?since={now - 600}&until={now + 60}")
+        assert rec["outages"] == []
+        segs = rec["segments"]
+        assert len(segs) >= 4
+        assert segs[0]["start_time"] < noise_seen - 3  # the footage spans the noise...
+        for a, b in itertools.pairwise(segs):
+            assert b["start_time"] - a["end_time"] < 2.0, (a, b)  # ...without a hole
+        log = eng.log()
+        assert "wire: skipped unreadable stream data" in log
+        assert "wire: reconnecting" not in log
+
+        # Garbage that keeps coming is a broken stream: that connection is given up.
+        eng.wait_for(lambda: eng.camera("garbage")["stats"]["reconnects"] >= 1, 60,
+                     what="the garbage camera's reconnect")
+        assert garbage_camera.connections >= 2
+        assert "garbage: offline (unreadable stream" in eng.log()
+
+        # A camera that dies for real is still reconnected (with backoff) once it is back.
+        noisy_camera.stop()
+        eng.wait_for(lambda: eng.camera("wire")["status"] == "offline", 30,
+                     what="the dead camera to go offline")
+        time.sleep(4)  # refused for a while: the engine keeps trying, backing off
+        noisy_camera.start()
+        eng.wait_for(lambda: (c := eng.camera("wire"))["status"] == "online"
+                     and c["stats"]["reconnects"] == 1, 60, what="the reconnect")
+        assert noisy_camera.connections == 2
+        now = time.time()
+        outages = eng.json(f"/api/cameras/wire/recordings?since={now - 600}&until={now + 60}"
+                           )["outages"]
+        assert len(outages) == 1 and outages[0]["end_time"] is not None, outages
+        assert "wire: reconnecting in" in eng.log()

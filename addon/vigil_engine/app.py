@@ -8,6 +8,7 @@ stop the detector, then close SQLite with a WAL checkpoint.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -286,7 +287,18 @@ class Engine:
                            "quota": report.quota, "undecided": report.undecided_dropped,
                            "clips": report.clips, "events": report.events,
                            "warnings": report.reasons},
+            "reconcile": self.reconcile_status(),
         }
+
+    def reconcile_status(self) -> dict[str, Any]:
+        """The periodic index/disk check: how often, how many runs, what the last one did."""
+        ret = self.retention
+        last = dataclasses.asdict(ret.last_reconcile) if ret.reconciles else None
+        totals = {k: ret.reconcile_totals.get(k, 0)
+                  for k in ("rows_dropped", "orphans_indexed", "sizes_fixed")}
+        return {"interval_seconds": self.config.storage.reconcile_seconds,
+                "runs": ret.reconciles, "last": last, "totals": totals,
+                "at_start": self.reconcile_report}
 
     def detector_status(self) -> dict[str, Any]:
         st = self.pool.stats

@@ -201,6 +201,9 @@ class StorageConfig:
     max_size_gb: float | None = None
     min_free_gb: float | None = None
     check_seconds: float = 10.0
+    # How often the recordings index is checked against the disk (files deleted, added
+    # or resized behind the engine's back); the quota counts the index's sizes.
+    reconcile_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -695,6 +698,9 @@ ROOT_SCHEMA = vol.Schema(
                 vol.Optional("min_free_gb"): _non_negative,
                 vol.Optional("check_seconds", default=10): vol.All(
                     vol.Coerce(float), vol.Range(min=1, max=3600)
+                ),
+                vol.Optional("reconcile_seconds", default=3600): vol.All(
+                    vol.Coerce(float), vol.Range(min=5, max=7 * 86400)
                 ),
             }
         ),

@@ -312,6 +312,9 @@ class CameraPipeline:
                 "open_to_risk_ms": round(self.events.open_to_risk_ms, 2),
                 "reconnects": max(0, cap.connects - 1) if cap else 0,
                 "decode_errors": cap.decode_errors if cap else 0,
+                # Skipped without reconnecting; a separate record input's count too.
+                "demux_errors": sum(c.status.demux_errors for c in (
+                    self.capture, self.record_capture) if c is not None),
                 "process_ms": round(self.stats.process_ms, 2),
             },
         }

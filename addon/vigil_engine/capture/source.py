@@ -1,5 +1,10 @@
 """One camera input: open, decode what detection needs, reconnect with backoff.
 
+A corrupt packet (a radio glitch, a garbled burst on the wire) is skipped, whether the
+decoder or the demuxer rejects it: reconnecting would lose seconds of footage and
+detection. Only a stream that is really dead (end of stream, read timeout, errors that
+keep coming) is torn down and reconnected.
+
 Decoding blocks, so it lives in a thread; frames are handed to the event loop
 with ``call_soon_threadsafe``. Only frames that detection will use are
 converted to RGB at detect resolution (the costly part); the rest are decoded
@@ -12,6 +17,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,6 +37,12 @@ BACKOFF_CAP = 30.0
 OPEN_TIMEOUT = 10.0
 READ_TIMEOUT = 8.0
 MAX_BAD_PACKETS = 50  # in a row: the stream is broken, reconnect; fewer are skipped
+# Errors the demuxer raises on unreadable data (a garbled packet, a burst of bytes it cannot
+# resync through: EAGAIN): reading on picks up at the next good packet.
+CORRUPT_DATA_ERRORS = (av.error.InvalidDataError, av.error.BlockingIOError,
+                       av.error.PatchWelcomeError)
+DEMUX_ERROR_WINDOW = 10.0  # seconds
+MAX_DEMUX_ERRORS = 30  # more in the window: the stream is broken, reconnect
 PACE_JUMP = 10.0  # seconds: a bigger step in a file's timestamps restarts its pacing
 
 
@@ -55,9 +67,14 @@ class CaptureStatus:
     frames_decoded: int = 0
     frames_sampled: int = 0
     decode_errors: int = 0  # corrupt packets skipped without dropping the connection
+    demux_errors: int = 0  # unreadable stream data skipped without dropping the connection
     width: int | None = None
     height: int | None = None
     codec: str | None = None
+
+
+class BrokenStream(Exception):
+    """Unreadable data keeps coming: the connection is given up and made again."""
 
 
 class PacketSink(Protocol):
@@ -99,6 +116,7 @@ class Capture:
                                         daemon=True)
         self._index = 0
         self._bad_packets = 0
+        self._demux_errors: deque[float] = deque()  # monotonic times, this connection
         self._next_sample = 0.0
         self._motion = motion
         # One scaler per output format: switching formats on one rebuilds it each time.
@@ -124,7 +142,8 @@ class Capture:
         while not self._stop.is_set():
             try:
                 got_frames = self._session()
-            except (av.error.FFmpegError, OSError, ValueError, IndexError) as err:
+            except (av.error.FFmpegError, OSError, ValueError, IndexError,
+                    BrokenStream) as err:
                 self._mark_offline(str(err) or type(err).__name__)
                 got_frames = False
             if self._stop.is_set():
@@ -175,9 +194,19 @@ class Capture:
             pace_start: float | None = None
             first_pts: float | None = None
             streams = [video, audio] if audio is not None else [video]
-            for packet in container.demux(streams):
-                if self._stop.is_set():
-                    break
+            self._demux_errors.clear()
+            demuxed = container.demux(streams)
+            last_good = time.monotonic()
+            while not self._stop.is_set():
+                try:
+                    packet = next(demuxed)
+                except StopIteration:
+                    break  # end of stream
+                except CORRUPT_DATA_ERRORS as err:
+                    self._skip_demux_error(err, last_good)
+                    demuxed = container.demux(streams)  # reads on from where it stopped
+                    continue
+                last_good = time.monotonic()
                 is_video = packet.stream is video
                 if self.source.is_file and is_video and packet.pts is not None:
                     # Play files at their own speed, like a live camera.
@@ -202,6 +231,24 @@ class Capture:
                 sink.end()
             container.close()
         return got
+
+    def _skip_demux_error(self, err: av.error.FFmpegError, last_good: float) -> None:
+        """Count an unreadable stretch of the stream and carry on, unless errors keep
+        coming (more than MAX_DEMUX_ERRORS in DEMUX_ERROR_WINDOW s) or nothing readable
+        has arrived for READ_TIMEOUT s: then raise BrokenStream (reconnect)."""
+        now = time.monotonic()
+        self.status.demux_errors += 1
+        recent = self._demux_errors
+        recent.append(now)
+        while recent and recent[0] < now - DEMUX_ERROR_WINDOW:
+            recent.popleft()
+        if len(recent) > MAX_DEMUX_ERRORS or now - last_good > READ_TIMEOUT:
+            raise BrokenStream(f"unreadable stream ({len(recent)} errors in "
+                               f"{DEMUX_ERROR_WINDOW:.0f} s): {err}") from err
+        n = self.status.demux_errors
+        if n in (1, 10, 100) or n % 1000 == 0:
+            _LOGGER.warning("%s: skipped unreadable stream data (%d so far): %s", self.camera,
+                            n, scrub(str(err)))
 
     def _video_packet(self, packet: av.Packet, video: av.video.stream.VideoStream, got: bool,
                       interval: float) -> bool:

@@ -13,6 +13,10 @@ the index, never walked), the database with its WAL, snapshots and clips
 (walked each pass; they are few next to the footage). Events, their audit rows and scoring jobs
 expire like event footage (per risk level); the database then gives the pages
 back to the disk (incremental vacuum).
+
+The index is checked against the disk at start-up and then periodically
+(``storage.reconcile_seconds``): files deleted, restored or resized behind the
+engine's back would otherwise make the quota count ghosts or miss real bytes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ DAY = 86400.0
 HOLD_SECONDS = 60.0  # events mode: how long a segment waits for an event to claim it
 CLIP_CACHE_SECONDS = DAY
 AGE_PAGE = 1000
+ORPHAN_GRACE = 30.0  # seconds: a file changed more recently may still be arriving (a copy)
 PATH_RE = re.compile(
     r"^(?P<cam>[a-z0-9_]+)/(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})/(?P<h>\d{2})/"
     r"(?P<mi>\d{2})\.(?P<s>\d{2})(?:-\d+)?\.mp4$")
@@ -63,6 +68,27 @@ class PurgeReport:
     events: int = 0
     freed_bytes: int = 0
     reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReconcileReport:
+    """What one periodic reconcile found and did (exposed in /api/stats)."""
+
+    time: float = 0.0  # when it ran (epoch seconds)
+    seconds: float = 0.0  # how long it took
+    files: int = 0  # segment files seen on disk
+    rows_dropped: int = 0  # index rows whose file was gone
+    bytes_dropped: int = 0  # what the index counted for them
+    orphans_indexed: int = 0  # valid segments found without a row
+    bytes_indexed: int = 0
+    sizes_fixed: int = 0  # rows whose size differed from the file's
+    size_change_bytes: int = 0  # net change of the counted bytes from those fixes
+    stray_files: int = 0  # files under recordings/ that are no playable segment (left alone)
+    stray_bytes: int = 0  # counted toward the quota all the same
+    skipped: int = 0  # too fresh or in use by a clip: looked at again next time
+
+    def changed(self) -> bool:
+        return bool(self.rows_dropped or self.orphans_indexed or self.sizes_fixed)
 
 
 def start_from_path(rel: str) -> float | None:
@@ -111,6 +137,10 @@ class Retention:
         self.footage_bytes = 0  # from the index: refreshed every pass
         self.other_bytes = 0  # snapshots, clips, anything else: counted every pass
         self.in_flight_bytes = 0  # the segments being written: estimated every pass
+        self.stray_bytes = 0  # files under recordings/ the index cannot hold: last reconcile
+        self.last_reconcile = ReconcileReport()
+        self.reconciles = 0  # periodic runs since start
+        self.reconcile_totals: Counter[str] = Counter()
 
     @contextmanager
     def using(self, paths: list[str]) -> Iterator[None]:
@@ -182,7 +212,19 @@ class Retention:
     # ------------------------------------------------------------------ periodic
 
     async def run(self, interval: float) -> None:
+        """Retention passes every ``interval`` seconds; a reconcile before the pass when one
+        is due (one task: a reconcile never races a purge)."""
+        every = self.config.storage.reconcile_seconds
+        next_reconcile = time.monotonic() + every
         while True:
+            if time.monotonic() >= next_reconcile:
+                try:
+                    await self.reconcile_live()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    _LOGGER.exception("recordings reconcile failed")
+                next_reconcile = time.monotonic() + every
             try:
                 await self.pass_once()
             except asyncio.CancelledError:
@@ -190,6 +232,97 @@ class Retention:
             except Exception:
                 _LOGGER.exception("retention pass failed")
             await asyncio.sleep(interval)
+
+    async def reconcile_live(self, now: float | None = None) -> ReconcileReport:
+        """Make the index agree with the disk while recording goes on: drop rows whose
+        file is gone, index valid segments that have no row, take sizes from the files.
+
+        Never touches what is being written (hidden ``.part`` files, and files changed in
+        the last ``ORPHAN_GRACE`` seconds) nor segments a clip is being built from. Files
+        that are no segment are left alone but counted toward the quota."""
+        started = time.monotonic()
+        now = time.time() if now is None else now
+        report = ReconcileReport(time=now)
+        rows = await self.index.all_rows()  # before the walk: a row made later is never dropped
+        disk, strays = await asyncio.to_thread(_scan_segments, self.root)
+        report.files = len(disk)
+        report.stray_files = len(strays)
+        report.stray_bytes = sum(strays.values())
+        spans: list[tuple[str, float, float]] = []
+
+        gone = [rel for rel in rows if rel not in disk and not self.in_use.get(rel)]
+        # Looked again one by one: a file the walk missed (renamed meanwhile) stays indexed.
+        gone = await asyncio.to_thread(
+            lambda: [rel for rel in gone if not (self.root / rel).exists()])
+        await self.index.delete([rows[rel][0] for rel in gone])
+        for rel in gone:
+            _, size, camera, start, end = rows[rel]
+            report.bytes_dropped += size
+            spans.append((camera, start, end))
+        report.rows_dropped = len(gone)
+
+        sizes = []
+        for rel, (size, _changed) in disk.items():
+            row = rows.get(rel)
+            if row is not None and row[1] != size and not self.in_use.get(rel):
+                sizes.append((row[0], size))
+                report.size_change_bytes += size - row[1]
+        await self.index.set_sizes(sizes)
+        report.sizes_fixed = len(sizes)
+
+        candidates = []
+        for rel, (size, changed) in disk.items():
+            if rel in rows:
+                continue
+            if self.in_use.get(rel) or now - changed < ORPHAN_GRACE:
+                report.skipped += 1
+                continue
+            candidates.append((rel, size))
+        found, invalid = await asyncio.to_thread(self._probe_orphans, candidates)
+        await self.index.add_found(found)
+        for camera, _rel, start, end, size in found:
+            report.bytes_indexed += size
+            spans.append((camera, start, end))
+        report.orphans_indexed = len(found)
+        report.stray_files += len(invalid)
+        report.stray_bytes += sum(invalid.values())
+
+        self.stray_bytes = report.stray_bytes
+        self.footage_bytes = await self.store.read(hk.footage_bytes)
+        if spans:
+            await self._refresh_has_clip(now, spans)
+        report.seconds = round(time.monotonic() - started, 3)
+        self.last_reconcile = report
+        self.reconciles += 1
+        self.reconcile_totals.update(
+            {k: v for k, v in (("rows_dropped", report.rows_dropped),
+                               ("orphans_indexed", report.orphans_indexed),
+                               ("sizes_fixed", report.sizes_fixed)) if v})
+        if report.changed():
+            _LOGGER.info(
+                "recordings reconciled with the disk: %d row(s) without a file dropped "
+                "(%.1f MB), %d segment(s) found and indexed (%.1f MB), %d size(s) fixed "
+                "(%+.1f MB); %d other file(s) (%.1f MB) counted", report.rows_dropped,
+                report.bytes_dropped / 1e6, report.orphans_indexed, report.bytes_indexed / 1e6,
+                report.sizes_fixed, report.size_change_bytes / 1e6, report.stray_files,
+                report.stray_bytes / 1e6)
+        else:
+            _LOGGER.debug("recordings reconciled: index and disk agree (%d files)", report.files)
+        return report
+
+    def _probe_orphans(self, candidates: list[tuple[str, int]]
+                       ) -> tuple[list[tuple[str, str, float, float, int]], dict[str, int]]:
+        """(rows to index, {path: size} of files that are no playable segment)."""
+        found = []
+        invalid: dict[str, int] = {}
+        for rel, size in candidates:
+            start = start_from_path(rel)
+            duration = probe_duration(self.root / rel) if start is not None else None
+            if start is None or duration is None:
+                invalid[rel] = size
+                continue
+            found.append((rel.split("/", 1)[0], rel, start, start + duration, size))
+        return found, invalid
 
     async def pass_once(self, now: float | None = None) -> PurgeReport:
         now = time.time() if now is None else now
@@ -362,7 +495,8 @@ class Retention:
         for path in self._db_files():
             with suppress(FileNotFoundError):
                 db += path.stat().st_size
-        return self.footage_bytes + self.other_bytes + db, usage.free, usage.total
+        return (self.footage_bytes + self.other_bytes + self.stray_bytes + db, usage.free,
+                usage.total)
 
     async def _count(self) -> None:
         """Footage from the index (never walked: it is most of the files); the rest
@@ -550,6 +684,33 @@ def _dir_size(root: Path, skip: Collection[Path] = ()) -> int:
             with suppress(FileNotFoundError):
                 total += os.stat(path).st_size
     return total
+
+
+def _scan_segments(root: Path) -> tuple[dict[str, tuple[int, float]], dict[str, int]]:
+    """Walk the recordings folder (blocking): ({path: (size, last change)} of files named
+    like segments, {path: size} of other files). Hidden files (a ``.part`` being written,
+    a salvage in progress) are never looked at."""
+    segments: dict[str, tuple[int, float]] = {}
+    others: dict[str, int] = {}
+    if not root.is_dir():
+        return segments, others
+    for dirpath, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel_dir = os.path.relpath(dirpath, root)
+        for name in files:
+            if name.startswith("."):
+                continue
+            try:
+                st = os.stat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}".replace(os.sep, "/")
+            if PATH_RE.match(rel):
+                # ctime too: a copy that keeps the old mtime (cp -p) is still being written.
+                segments[rel] = (st.st_size, max(st.st_mtime, st.st_ctime))
+            else:
+                others[rel] = st.st_size
+    return segments, others
 
 
 def _remove_empty_dirs(root: Path) -> None:

@@ -42,10 +42,37 @@ class RecordingIndex:
 
     async def add(self, camera: str, path: str, start: float, end: float, size: int,
                   motion: bool, objects: bool, kept: bool) -> None:
+        """The recorder's row for a segment it wrote. It wins over a row the periodic
+        reconcile may have made for the same file first (it knows motion and kept)."""
         await self.store.write(lambda c: c.execute(
             "INSERT INTO recordings (camera, path, start_time, end_time, size, motion, objects, "
-            "kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO NOTHING",
+            "kept) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET "
+            "start_time = excluded.start_time, end_time = excluded.end_time, "
+            "size = excluded.size, motion = excluded.motion, objects = excluded.objects, "
+            "kept = excluded.kept",
             (camera, path, start, end, size, int(motion), int(objects), int(kept))))
+
+    async def add_found(self, rows: list[tuple[str, str, float, float, int]]) -> None:
+        """Segments found on disk without a row, as (camera, path, start, end, size);
+        a row the recorder wrote meanwhile is left as it is."""
+        if rows:
+            await self.store.write(lambda c: c.executemany(
+                "INSERT INTO recordings (camera, path, start_time, end_time, size) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO NOTHING", rows))
+
+    async def set_sizes(self, sizes: list[tuple[int, int]]) -> None:
+        """(id, size) pairs: sizes measured on disk."""
+        if sizes:
+            await self.store.write(lambda c: c.executemany(
+                "UPDATE recordings SET size = ? WHERE id = ?", [(s, i) for i, s in sizes]))
+
+    async def all_rows(self) -> dict[str, tuple[int, int, str, float, float]]:
+        """path -> (id, size, camera, start, end) of every row."""
+        def q(c: sqlite3.Connection) -> dict[str, tuple[int, int, str, float, float]]:
+            return {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in c.execute(
+                "SELECT path, id, size, camera, start_time, end_time FROM recordings")}
+
+        return await self.store.read(q)
 
     def add_sync(self, camera: str, path: str, start: float, end: float, size: int) -> None:
         self.store.write_sync(lambda c: c.execute(
