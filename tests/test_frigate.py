@@ -117,6 +117,9 @@ async def test_new_opens_an_event_at_once_and_pushes_it(engine: EngineProcess,
         assert ev["end_time"] is None and ev["labels"] == ["person"]
         assert ev["zones"] == ["porch"]
         assert ev["risk"] is not None and ev["risk"]["provider"] == "rules"
+        # Frigate's recognition (sub_label) reaches the scorer: named, and weighed.
+        assert "recognised by Frigate as Bob" in ev["risk"]["reasoning"]
+        assert ev["risk"]["summary"].startswith("Bob ")
         meta = ev["frigate"]
         assert meta["event_id"] == obj["id"] and meta["server"] == "home"
         assert meta["sub_label"] == "Bob" and meta["top_score"] == pytest.approx(0.91)

@@ -114,6 +114,27 @@ def test_daytime_person_briefly_at_front_door_while_home_is_low(
     assert not alert and reason == "risk low is below medium"
 
 
+def test_someone_frigate_recognised_is_less_worrying_but_never_cleared(
+        service: RiskService, config: Config) -> None:
+    """Frigate's sub_label (face or plate recognition) names who it is: the household at
+    the back door at night is less alarming than a stranger, yet still reported."""
+    asyncio.run(service.set_mode("night"))
+    stranger = obj("person", NIGHT, 40, zones=["porch"])
+    resident = {**obj("person", NIGHT, 40, zones=["porch"]), "sub_label": "Alice"}
+    unknown_risk, _, _ = assess(service, config, event("back_door", NIGHT, [stranger]))
+    known_risk, _, _ = assess(service, config, event("back_door", NIGHT, [resident]))
+    assert "recognised by Frigate as Alice (-20)" in known_risk["reasoning"]
+    assert known_risk["risk_score"] == unknown_risk["risk_score"] - 20
+    assert known_risk["risk_score"] > 0  # still reported, at a lower level
+    assert known_risk["summary"].startswith("Alice ")
+    assert known_risk["entities"][0]["recognised_as"] == "Alice"
+    # One of two recognised: the stranger beside her still counts in full.
+    both, _, _ = assess(service, config, event("back_door", NIGHT, [
+        {**resident, "first_seen": NIGHT, "last_seen": NIGHT + 40},
+        {**stranger, "first_seen": NIGHT + 1, "last_seen": NIGHT + 40}]))
+    assert "recognised" not in both["reasoning"]
+
+
 def test_cat_in_the_garden_is_low(service: RiskService, config: Config) -> None:
     asyncio.run(service.set_mode("away"))
     for when in (DAY, NIGHT):

@@ -43,6 +43,9 @@ class ObjectContext:
     stationary: bool
     first_seen: float
     last_seen: float
+    # Who Frigate recognised (its sub_label: a face, a known plate). A hint, not proof:
+    # faces are misread and plates copied, so it lowers the risk but never clears it.
+    recognised_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class RiskContext:
             obj["dwell"] = round(obj["dwell"], 1)
             obj.pop("first_seen", None)
             obj.pop("last_seen", None)
+            if obj.get("recognised_as") is None:
+                obj.pop("recognised_as", None)  # most objects: no need to spend tokens
         data["duration"] = round(self.duration, 1)
         data["counts"] = {label: self.count(label) for label in sorted(self.labels)}
         data.pop("start_time", None)
@@ -186,7 +191,8 @@ class ContextBuilder:
                 dwell=float(o.get("last_seen", start) - o.get("first_seen", start)),
                 loitering=bool(o.get("loitering")), direction=direction_of(o.get("path", [])),
                 stationary=bool(o.get("stationary")), first_seen=float(o.get("first_seen", start)),
-                last_seen=float(o.get("last_seen", start))))
+                last_seen=float(o.get("last_seen", start)),
+                recognised_as=o.get("sub_label") or None))
         labels = sorted({o.label for o in objects})
         stats = await self.store.read(lambda c: self._history(c, camera.name, event["id"],
                                                              start, labels))

@@ -8,7 +8,7 @@ from typing import Any
 from ..config import ACTIVITY_TYPES
 from .context import RiskContext
 
-PROMPT_VERSION = "risk-v2"  # v2: facts carry timezone and counts (most in view at once)
+PROMPT_VERSION = "risk-v3"  # v3: who Frigate recognised; v2: timezone and counts
 
 SYSTEM = (
     "You are the analyst of a home security system. You receive facts about one event "
@@ -17,7 +17,9 @@ SYSTEM = (
     "Raise the score for people at night, while the house is armed, loitering, in "
     "sensitive zones, seen on several cameras approaching the house, or doing what is "
     "unusual for that camera at that hour. Times are the camera's local time; counts "
-    "are how many were in view at once. Answer with JSON only."
+    "are how many were in view at once. recognised_as names whom the cameras recognised "
+    "(a face, a known number plate): usually the household or its regulars, so worry "
+    "less, but recognition can be wrong. Answer with JSON only."
 )
 
 INSTRUCTIONS = (

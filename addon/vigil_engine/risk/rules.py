@@ -23,7 +23,9 @@ def entities(ctx: RiskContext) -> list[dict[str, Any]]:
     return [{"label": o.label, "zones": [z.name for z in o.zones],
              "first_seen": round(o.first_seen, 3), "last_seen": round(o.last_seen, 3),
              "dwell_seconds": round(o.dwell, 1), "direction": o.direction,
-             "loitering": o.loitering} for o in ctx.objects]
+             "loitering": o.loitering,
+             **({"recognised_as": o.recognised_as} if o.recognised_as else {})}
+            for o in ctx.objects]
 
 
 def zone_label(name: str, description: str) -> str:
@@ -85,6 +87,14 @@ def score(camera: CameraConfig, ctx: RiskContext, *, status: str = "final",
         elif unusual:
             factors.append((f"never seen here at this hour ({', '.join(sorted(unusual))})", 10))
 
+        # Frigate recognised everyone in view (a face, a known plate): the household or its
+        # regulars, most likely. Lowered, never cleared: faces are misread, plates copied.
+        known = [o for o in (people or vehicles) if o.recognised_as]
+        if known and len(known) == len(people or vehicles):
+            names = sorted({str(o.recognised_as) for o in known})
+            factors.append((f"recognised by Frigate as {', '.join(names)}",
+                            -20 if people else -10))
+
         if ctx.cross_camera and people:
             cams = sorted({c.camera for c in ctx.cross_camera})
             factors.append((f"also seen on {', '.join(cams)} minutes before", 15))
@@ -137,8 +147,12 @@ def _activity(ctx: RiskContext, camera: CameraConfig, people: list[Any], vehicle
 def _summary(camera: CameraConfig, ctx: RiskContext, activity: str, headcount: int,
              vehicles: list[Any]) -> str:
     place = _place(camera, ctx)
+    names = sorted({str(o.recognised_as) for o in ctx.objects
+                    if o.recognised_as and o.label == "person"})
     if headcount:
         who = "Person" if headcount == 1 else f"{headcount} people"
+        if names and len(names) >= headcount:
+            who = " and ".join(names)
         what = {"loitering": "loitering", "intrusion": "in a protected area",
                 "suspicious_behavior": "moving around", "passerby": "passing by",
                 "visitor": "approaching", "resident_activity": "about, as usual"}.get(
