@@ -4,7 +4,7 @@
 #   /data/options.json   the app's options (LLM, Frigate URL, log level)
 #   /config/<file>.yaml  cameras, zones, policies (commented example on first start)
 # The Supervisor's MQTT service (services: mqtt:want) reaches the engine as
-# VIGIL_MQTT_HOST/PORT/USERNAME/PASSWORD; the integration is told where the
+# VIGIL_MQTT_HOST/PORT/USERNAME/PASSWORD/SSL; the integration is told where the
 # engine is through the Supervisor's discovery API, with retries.
 set -euo pipefail
 
@@ -36,8 +36,10 @@ mqtt_from_supervisor() {
     VIGIL_MQTT_PORT="$(jq -r '.port // 1883' <<<"$info")"
     VIGIL_MQTT_USERNAME="$(jq -r '.username // empty' <<<"$info")"
     VIGIL_MQTT_PASSWORD="$(jq -r '.password // empty' <<<"$info")"
-    export VIGIL_MQTT_HOST VIGIL_MQTT_PORT VIGIL_MQTT_USERNAME VIGIL_MQTT_PASSWORD
+    VIGIL_MQTT_SSL="$(jq -r '.ssl // false' <<<"$info")"
+    export VIGIL_MQTT_HOST VIGIL_MQTT_PORT VIGIL_MQTT_USERNAME VIGIL_MQTT_PASSWORD VIGIL_MQTT_SSL
     log "MQTT broker from the Supervisor: ${VIGIL_MQTT_HOST}:${VIGIL_MQTT_PORT}" \
+        "(TLS ${VIGIL_MQTT_SSL})" \
         "(user ${VIGIL_MQTT_USERNAME:-none})"
 }
 

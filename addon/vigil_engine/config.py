@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,15 @@ class FrigateCameraOverride:
 
 
 @dataclass(frozen=True)
+class MqttTls:
+    """TLS to a broker (port 8883, usually): verified against ``ca_cert`` (else the
+    system's CAs); ``insecure`` skips verification, for a self-signed broker by IP."""
+
+    ca_cert: Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
 class FrigateConfig:
     """One Frigate server (field names follow frigate-events-source.md; see the README)."""
 
@@ -245,6 +255,7 @@ class FrigateConfig:
     mqtt_password_env: str | None = None
     mqtt_topic_prefix: str = "frigate"
     mqtt_client_id: str = "vigil-frigate"
+    mqtt_tls: MqttTls | None = None  # None: plain MQTT
     cameras: tuple[str, ...] | None = None  # None: every Frigate camera
     labels: tuple[str, ...] = ("person",)
     min_score: float = 0.7
@@ -286,6 +297,7 @@ class MqttConfig:
     password_env: str | None = None
     topic_prefix: str = "vigil"
     client_id: str = "vigil-engine"
+    tls: MqttTls | None = None  # None: plain MQTT
 
     def password(self) -> str | None:
         if self.password_env:
@@ -622,6 +634,9 @@ FRIGATE_SCHEMA = vol.Schema(
         vol.Optional("mqtt_password_env"): _env_name,
         vol.Optional("mqtt_topic_prefix", default="frigate"): _topic,
         vol.Optional("mqtt_client_id"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("mqtt_tls"): bool,
+        vol.Optional("mqtt_tls_ca_cert"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("mqtt_tls_insecure", default=False): bool,
         vol.Optional("cameras"): vol.Any(None, _names),
         # Frigate's labels (Frigate+ adds package, face, ...), not only the COCO ones.
         vol.Optional("labels", default=["person"]): vol.All(
@@ -660,6 +675,9 @@ MQTT_SCHEMA = vol.Schema(
         vol.Optional("password_env"): _env_name,
         vol.Optional("topic_prefix", default="vigil"): _topic,
         vol.Optional("client_id", default="vigil-engine"): vol.All(str, vol.Length(min=1, max=64)),
+        vol.Optional("tls"): bool,
+        vol.Optional("tls_ca_cert"): vol.All(str, vol.Length(min=1)),
+        vol.Optional("tls_insecure", default=False): bool,
     }
 )
 
@@ -794,7 +812,7 @@ def parse_config(
     for cam_name, cam in doc.get("cameras", {}).items():
         cameras[cam_name] = _build_camera(cam_name, cam, default_events, base, problems)
     env = os.environ
-    mqtt = _build_mqtt(doc["mqtt"], env)
+    mqtt = _build_mqtt(doc["mqtt"], env, resolve, problems)
     frigate = tuple(_build_frigate(i, f, resolve, env, problems)
                     for i, f in enumerate(doc.get("frigate", [])))
     seen_names: set[str] = set()
@@ -807,7 +825,8 @@ def parse_config(
         f0 = frigate[0]
         mqtt = MqttConfig(enabled=True, host=f0.mqtt_host, port=f0.mqtt_port,
                           username=f0.mqtt_username, password_env=f0.mqtt_password_env,
-                          topic_prefix=mqtt.topic_prefix, client_id=mqtt.client_id)
+                          topic_prefix=mqtt.topic_prefix, client_id=mqtt.client_id,
+                          tls=f0.mqtt_tls)
 
     risk = _build_risk(doc["risk"], problems)
     location = _build_location(doc["location"], problems)
@@ -836,6 +855,7 @@ ENV_MQTT_HOST = "VIGIL_MQTT_HOST"
 ENV_MQTT_PORT = "VIGIL_MQTT_PORT"
 ENV_MQTT_USERNAME = "VIGIL_MQTT_USERNAME"
 ENV_MQTT_PASSWORD = "VIGIL_MQTT_PASSWORD"
+ENV_MQTT_SSL = "VIGIL_MQTT_SSL"  # "true" when the Supervisor's broker speaks TLS
 
 
 def _env_port(env: Any) -> int | None:
@@ -843,7 +863,25 @@ def _env_port(env: Any) -> int | None:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 65536 else None
 
 
-def _build_mqtt(m: dict[str, Any], env: Any) -> MqttConfig:
+def _build_tls(where: str, enabled: bool | None, ca_cert: str | None, insecure: bool,
+               from_env: bool, env: Any, resolve: Any, problems: list[str]) -> MqttTls | None:
+    """TLS when asked for, when a CA file is named, or when the Supervisor's broker uses it."""
+    if enabled is None:
+        enabled = bool(ca_cert) or (from_env and env.get(ENV_MQTT_SSL, "").lower() == "true")
+    if not enabled:
+        return None
+    path = resolve(ca_cert)
+    if path is not None and not path.is_file():
+        problems.append(f"{where}: file not found: {path}")
+    elif path is not None:
+        try:
+            ssl.create_default_context(cafile=str(path))
+        except (ssl.SSLError, OSError, ValueError) as err:
+            problems.append(f"{where}: not a PEM CA certificate: {path} ({err})")
+    return MqttTls(ca_cert=path, insecure=insecure)
+
+
+def _build_mqtt(m: dict[str, Any], env: Any, resolve: Any, problems: list[str]) -> MqttConfig:
     host = m.get("host") or env.get(ENV_MQTT_HOST) or None
     from_env = "host" not in m and bool(host)
     enabled = m.get("enabled", host is not None)
@@ -854,7 +892,9 @@ def _build_mqtt(m: dict[str, Any], env: Any) -> MqttConfig:
             env.get(ENV_MQTT_USERNAME) or None if from_env else None),
         password_env=m.get("password_env") or (
             ENV_MQTT_PASSWORD if from_env and env.get(ENV_MQTT_PASSWORD) else None),
-        topic_prefix=m["topic_prefix"].rstrip("/"), client_id=m["client_id"])
+        topic_prefix=m["topic_prefix"].rstrip("/"), client_id=m["client_id"],
+        tls=_build_tls("mqtt.tls_ca_cert", m.get("tls"), m.get("tls_ca_cert"),
+                       m["tls_insecure"], from_env, env, resolve, problems))
 
 
 def _build_frigate(idx: int, f: dict[str, Any], resolve: Any, env: Any,
@@ -903,6 +943,9 @@ def _build_frigate(idx: int, f: dict[str, Any], resolve: Any, env: Any,
             ENV_MQTT_PASSWORD if from_env and env.get(ENV_MQTT_PASSWORD) else None),
         mqtt_topic_prefix=f["mqtt_topic_prefix"].rstrip("/"),
         mqtt_client_id=f.get("mqtt_client_id") or f"vigil-frigate-{f['name']}",
+        mqtt_tls=_build_tls(f"{where}.mqtt_tls_ca_cert", f.get("mqtt_tls"),
+                            f.get("mqtt_tls_ca_cert"), f["mqtt_tls_insecure"], from_env, env,
+                            resolve, problems),
         cameras=cameras, labels=tuple(dict.fromkeys(f["labels"])), min_score=f["min_score"],
         zones=tuple(f["zones"]) if f.get("zones") else None,
         min_duration_s=f["min_duration_s"],

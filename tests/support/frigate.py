@@ -133,6 +133,12 @@ class FrigatePeer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
 
+    def __enter__(self) -> FrigatePeer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def start_http(self) -> None:
         async def go() -> None:
             app = web.Application()

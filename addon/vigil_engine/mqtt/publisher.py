@@ -24,6 +24,7 @@ import aiomqtt
 
 from ..config import MqttConfig
 from ..events.bus import EventBus, EventMessage
+from .tls import tls_context
 
 _LOGGER = logging.getLogger(__name__)
 QUEUE = 2048
@@ -50,6 +51,7 @@ class MqttPublisher:
         self.last_error: str | None = None
         self._queue: asyncio.Queue[EventMessage] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._tls = tls_context(cfg.tls)
 
     async def start(self) -> None:
         self._queue = self.bus.subscribe(QUEUE)
@@ -78,6 +80,7 @@ class MqttPublisher:
                 async with aiomqtt.Client(
                         cfg.host, cfg.port, username=cfg.username, password=cfg.password(),
                         identifier=cfg.client_id, keepalive=30, timeout=10,
+                        tls_context=self._tls,
                         will=aiomqtt.Will(available, "offline", qos=1, retain=True)) as client:
                     self.connected = True
                     self.last_error = None

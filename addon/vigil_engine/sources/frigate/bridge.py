@@ -37,6 +37,7 @@ from ...config import (
     ZoneConfig,
 )
 from ...events.snapshots import write_atomic
+from ...mqtt.tls import tls_context
 from ...risk.escalation import escalation_of
 from ...store.frigate import FrigateIndex, FrigateRow
 from .confirm import confirms
@@ -107,6 +108,7 @@ class FrigateBridge:
         self.engine = engine
         self.index = FrigateIndex(engine.store)
         self.http = FrigateHttp(cfg.url(), cfg.download_timeout_s)
+        self._tls = tls_context(cfg.mqtt_tls)
         self.clip_dir = cfg.output_dir or (engine.data_dir / "frigate" / cfg.name)
         self.cameras: dict[str, FrigateCamera] = {}  # by Frigate's name
         self.stats = BridgeStats()
@@ -224,7 +226,7 @@ class FrigateBridge:
                 async with aiomqtt.Client(
                         cfg.mqtt_host, cfg.mqtt_port, username=cfg.mqtt_username,
                         password=cfg.password(), identifier=cfg.mqtt_client_id,
-                        keepalive=30, timeout=10) as client:
+                        keepalive=30, timeout=10, tls_context=self._tls) as client:
                     await client.subscribe(topic, qos=1)
                     await client.subscribe(available, qos=1)
                     self.mqtt_connected = True
