@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.footage import compose, plaza_and_walkers, two_walkers
 from vigil_engine.capture.source import Frame
 from vigil_engine.config import MotionConfig, parse_config
 from vigil_engine.detect.model import Model
 from vigil_engine.detect.pool import DetectorPool
-from vigil_engine.detect.regions import merge_detections, plan_regions
+from vigil_engine.detect.regions import intersection, merge_detections, plan_regions
 from vigil_engine.detect.types import Box, Detection
 from vigil_engine.events.bus import EventBus
 from vigil_engine.events.manager import EventManager
@@ -206,6 +208,126 @@ def test_object_filters_drop_small_low_and_masked_detections() -> None:
                    1000, [(0, 0, W, H)])
     assert [t.box for t in tracker.tracks.values()] == [(400, 300, 450, 400)]
     assert tracker.filtered == 3
+
+
+# What the real model reported on the walkway footage (tests/support/footage.two_walkers)
+# while the other person walked in front of the walker, at the 4 fps the engine samples:
+# the walker's box shrinks to head and shoulders for two looks, then is whole again.
+MEETING = [
+    (46.6, (563, 398, 620, 558), (280, 379, 345, 515)),
+    (46.8, (539, 398, 597, 558), (302, 374, 370, 517)),
+    (47.0, (515, 398, 572, 558), (332, 372, 397, 516)),
+    (47.4, (470, 396, 524, 557), (387, 370, 452, 519)),
+    (47.6, (443, 396, 499, 557), (407, 343, 447, 434)),
+    (47.8, (421, 400, 478, 558), (438, 345, 469, 388)),
+    (48.0, (396, 400, 452, 555), (473, 375, 537, 516)),
+    (48.4, (346, 398, 404, 558), (532, 377, 592, 521)),
+    (48.6, (323, 398, 380, 558), (561, 378, 620, 516)),
+    (48.8, (299, 396, 357, 559), (581, 369, 647, 518)),
+    (49.0, (274, 396, 330, 557), (609, 357, 675, 517)),
+]
+
+
+def test_a_walker_half_hidden_by_a_passer_by_stays_one_person() -> None:
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 4}))  # type: ignore[arg-type]
+    ids: dict[str, set[str]] = {"walker": set(), "other": set()}
+    for now, other, walker in MEETING:
+        upd = tracker.update([det("person", other, 0.99), det("person", walker, 0.9)], now,
+                             [(0, 0, W, H)])
+        assert not upd.removed
+        for who, box in (("other", other), ("walker", walker)):
+            ids[who] |= {t.id for t in upd.seen if t.box == box}
+        # The shrinking box is not a leap upwards: where the walker is expected next stays
+        # on the walkway (the regions looked at next are planned around it).
+        track = next(t for t in upd.seen if t.box == walker)
+        assert track.predicted_box(now + 0.25)[3] > 330, (now, track.velocity)
+    # Re-found when whole again: one person, one track; two people at once are two.
+    assert len(ids["walker"]) == 1 and len(ids["other"]) == 1, ids
+    assert ids["walker"] != ids["other"]
+    assert len(tracker.tracks) == 2 and all(t.confirmed for t in tracker.tracks.values())
+
+
+def test_one_who_walks_out_is_not_the_next_who_walks_in() -> None:
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 4}))  # type: ignore[arg-type]
+    for k in range(6):  # walks towards the right edge at 140 px/s, last seen near it
+        x = 522 + 35 * k
+        tracker.update([det("person", (x, 377, x + 58, 520))], 24.75 + k / 4, [(0, 0, W, H)])
+    (gone,) = tracker.tracks.values()
+    assert gone.confirmed
+    # A second later someone else walks in at that edge, the other way: a newcomer.
+    upd = tracker.update([det("person", (716, 398, 768, 558))], 27.0, [(0, 0, W, H)])
+    assert len(upd.new) == 1 and gone not in upd.seen
+
+
+def test_a_passer_by_beside_someone_standing_still_is_a_second_person() -> None:
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 4}))  # type: ignore[arg-type]
+    for k in range(50):  # 12.5 s standing still
+        tracker.update([det("person", (300, 300, 360, 460))], 1000 + k / 4, [(0, 0, W, H)])
+    (still,) = tracker.tracks.values()
+    assert still.stationary
+    # Looked at only every few seconds now; in between someone walks by close to them.
+    upd = tracker.update([det("person", (420, 300, 480, 460))], 1014.5, [(330, 230, 630, 530)])
+    assert len(upd.new) == 1 and still not in upd.seen
+
+
+def test_a_piece_of_a_person_cut_by_a_region_edge_is_not_a_second_person() -> None:
+    # Also from the walkway footage: a region planned around a tracked head ends at
+    # y=440, and the model reports the head and shoulders above that edge as a person,
+    # beside the whole person another region saw.
+    whole = Detection("person", 0.95, (532, 377, 592, 521), (400, 270, 700, 570))
+    piece = Detection("person", 0.79, (518, 341, 559, 432), (369, 140, 669, 440))
+    other = Detection("person", 0.99, (346, 398, 404, 558), (210, 276, 510, 576))
+    assert merge_detections([whole, piece, other], size=(W, H)) == [other, whole]
+    # Where no region saw them whole, the piece is all there is of them: kept.
+    assert merge_detections([piece, other], size=(W, H)) == [other, piece]
+    # Someone half behind the whole person, cut by a region's right edge, is a second
+    # person: the whole one does not go on past that edge.
+    beside = Detection("person", 0.8, (560, 360, 620, 500), (322, 220, 622, 520))
+    assert merge_detections([whole, beside], size=(W, H)) == [whole, beside]
+    # A tall person cut in two by two regions, whole in neither: both parts kept.
+    top = Detection("person", 0.9, (100, 50, 160, 300), (0, 0, 300, 300))
+    bottom = Detection("person", 0.8, (100, 280, 160, 560), (0, 276, 300, 576))
+    assert merge_detections([top, bottom], size=(W, H)) == [top, bottom]
+
+
+async def test_two_people_crossing_again_and_again_are_two_on_real_detections(
+        footage_mp4: Path, model: Model) -> None:
+    """The walkway's two people, frame by frame through motion, regions, the real model and
+    the tracker at the engine's 4 fps: each time the walker is half hidden behind the other
+    and whole again it stays one track, and there are never more than two people at once."""
+    _, scene, walker, other = plaza_and_walkers(model, footage_mp4)
+    sprites = two_walkers(walker, other, 0.0)
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 4}))  # type: ignore[arg-type]
+    motion = MotionDetector(W, H, MotionConfig())
+    pool = DetectorPool(None, None, 2)
+    spans: dict[str, list[float]] = {}  # confirmed track -> [first_seen, last_seen]
+    walker_tracks: dict[int, set[str]] = {}  # the walker's crossing -> tracks following them
+    try:
+        for k in range(30 * 4):  # 30 s: the walker crosses four times and meets the other 3
+            now = k / 4
+            rgb = compose(scene, sprites, now)
+            look = tracker.look_at(motion.process(rgb).boxes, now)
+            regions = plan_regions(look, W, H) if look else []
+            dets = await pool.detect(rgb, regions, 0.5, frozenset({"person"})) if look else []
+            truth: list[Box] = []
+            for sprite, place in sprites:
+                x, y = place(now)
+                truth.append((x, y, x + sprite.shape[1], y + sprite.shape[0]))
+            for t in tracker.update(dets, now, regions).seen:
+                if not t.confirmed:
+                    continue
+                spans[t.id] = [t.first_seen, t.last_seen]
+                inside = [intersection(t.box, b) / max(t.area, 1) for b in truth]
+                # Whole or half hidden, a box within the walker (who is wholly in view).
+                if (inside[0] >= 0.8 and inside[0] > inside[1]
+                        and truth[0][0] >= 0 and truth[0][2] <= W):
+                    walker_tracks.setdefault(int(now * 140 // 1100), set()).add(t.id)
+    finally:
+        pool.close()
+    marks = sorted(m for first, last in spans.values() for m in ((first, 1), (last, -1)))
+    assert max(itertools.accumulate(step for _, step in marks)) == 2, spans
+    assert sorted(walker_tracks) == [0, 1, 2, 3]
+    assert all(len(ids) == 1 for ids in walker_tracks.values()), (walker_tracks, spans)
 
 
 # ---------------------------------------------------------------------- events

@@ -78,22 +78,67 @@ def still_clip(image: np.ndarray, out: Path, seconds: int = 12) -> Path:
     return _encode(lambda t: image, seconds, 10, out, ["-f", "mpegts"])
 
 
-Sprite = tuple[np.ndarray, Callable[[float], tuple[int, int]]]  # image, t -> (x, y) top left
+Place = Callable[[float], tuple[int, int]]  # t -> (x, y) top left
+Sprite = tuple[np.ndarray, Place]
+
+
+def compose(background: np.ndarray, sprites: list[Sprite], t: float) -> np.ndarray:
+    """The empty scene with cut-out people placed where ``place(t)`` says (off-view is ok);
+    later sprites are in front of earlier ones."""
+    bh, bw = background.shape[:2]
+    img = background.copy()
+    for sprite, place in sprites:
+        x, y = place(t)
+        sh, sw = sprite.shape[:2]
+        x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + sw, bw), min(y + sh, bh)
+        if x2 > x1 and y2 > y1:
+            img[y1:y2, x1:x2] = sprite[y1 - y:y2 - y, x1 - x:x2 - x]
+    return img
 
 
 def overlay_clip(background: np.ndarray, sprites: list[Sprite], out: Path,
                  seconds: int) -> Path:
-    """The empty scene with cut-out people placed where ``place(t)`` says (off-view is ok)."""
-    bh, bw = background.shape[:2]
+    """A clip of :func:`compose` at every frame time."""
+    return _encode(lambda t: compose(background, sprites, t), seconds, FPS, out, [])
 
-    def frame_at(t: float) -> np.ndarray:
-        img = background.copy()
-        for sprite, place in sprites:
-            x, y = place(t)
-            sh, sw = sprite.shape[:2]
-            x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + sw, bw), min(y + sh, bh)
-            if x2 > x1 and y2 > y1:
-                img[y1:y2, x1:x2] = sprite[y1 - y:y2 - y, x1 - x:x2 - x]
-        return img
 
-    return _encode(frame_at, seconds, FPS, out, [])
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+def plaza_and_walkers(model: Model, mp4: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                         np.ndarray]:
+    """From the real footage: its first frame (people in it), the empty plaza, and two
+    people cut out of it, each one the model finds on its own frame (checked here)."""
+    samples = frames(mp4, 16, 40)
+    h, w = samples[0].shape[:2]
+    cutouts = []
+    for index, wanted in ((35, (176, 349, 243, 528)), (39, (357, 408, 421, 571))):
+        rgb = samples[index]
+        score, (x1, y1, x2, y2) = max(
+            (p for p in people(model, rgb) if _overlap(p[1], wanted) > 0.5),
+            key=lambda p: p[0])
+        assert score >= 0.75
+        cutouts.append(rgb[max(0, y1 - 6):min(h, y2 + 6), max(0, x1 - 6):min(w, x2 + 6)])
+    return samples[0], empty_scene(samples[::2]), cutouts[0], cutouts[1]
+
+
+def crossing(speed: float, phase: float, y: int, reverse: bool, delay: float) -> Place:
+    """Walks across the whole view (768 px wide) again and again, after ``delay`` s off it."""
+    def place(t: float) -> tuple[int, int]:
+        if t < delay:
+            return -400, y
+        x = int(((t - delay) * speed + phase) % 1100) - 160
+        return (780 - x if reverse else x), y
+    return place
+
+
+def two_walkers(walker: np.ndarray, other: np.ndarray, delay: float) -> list[Sprite]:
+    """Two people crossing the view in opposite directions, again and again; where they
+    meet, the other one walks in front (the walker is half hidden, then whole again)."""
+    return [(walker, crossing(140, 0, 330, False, delay)),
+            (other, crossing(120, 500, 395, True, delay))]

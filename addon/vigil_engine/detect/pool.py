@@ -121,7 +121,7 @@ class DetectorPool:
                 box = (int(rx1 + x1 * rw), int(ry1 + y1 * rh),
                        int(rx1 + x2 * rw), int(ry1 + y2 * rh))
                 found.append(Detection(d.label, d.score, box, region))
-        return merge_detections(found)
+        return merge_detections(found, size=(job.frame.shape[1], job.frame.shape[0]))
 
 
 def _set_result(fut: asyncio.Future[list[Detection]], value: list[Detection]) -> None:

@@ -14,6 +14,8 @@ from .types import Box, Detection
 
 MARGIN = 1.3
 MAX_REGIONS = 4
+CUT_EDGE = 0.03  # of a region's side: a box ending this close to an inner region edge was cut
+PART_OVERLAP = 0.3  # of a cut box's area inside another box of its label: a piece of it
 
 
 def box_area(b: Sequence[float]) -> float:
@@ -76,8 +78,44 @@ def plan_regions(boxes: Iterable[Sequence[float]], width: int, height: int,
     return regions
 
 
-def merge_detections(items: list[Detection], iou_threshold: float = 0.45) -> list[Detection]:
-    """Per-label non-maximum suppression across regions (also drops nested duplicates)."""
+def cut_sides(det: Detection, width: int, height: int) -> tuple[bool, bool, bool, bool]:
+    """Which sides (left, top, right, bottom) of ``det`` its region's edge cut off: the box
+    ends at a region edge that lies inside the frame, so the object may go on beyond it."""
+    rx1, ry1, rx2, ry2 = det.region
+    x1, y1, x2, y2 = det.box
+    tol = max(2.0, CUT_EDGE * max(rx2 - rx1, ry2 - ry1))
+    return (rx1 > 0 and x1 - rx1 <= tol, ry1 > 0 and y1 - ry1 <= tol,
+            rx2 < width and rx2 - x2 <= tol, ry2 < height and ry2 - y2 <= tol)
+
+
+def _part_of(det: Detection, cut: tuple[bool, bool, bool, bool], whole: Detection) -> bool:
+    """``det`` (cut by its region) is a piece of ``whole``: they overlap, and ``whole``
+    goes on past an edge that cut ``det``."""
+    if whole.label != det.label or intersection(det.box, whole.box) < PART_OVERLAP * max(
+            box_area(det.box), 1.0):
+        return False
+    rx1, ry1, rx2, ry2 = det.region
+    x1, y1, x2, y2 = whole.box
+    return ((cut[0] and x1 < rx1) or (cut[1] and y1 < ry1) or (cut[2] and x2 > rx2)
+            or (cut[3] and y2 > ry2))
+
+
+def merge_detections(items: list[Detection], iou_threshold: float = 0.45,
+                     size: tuple[int, int] | None = None) -> list[Detection]:
+    """Per-label non-maximum suppression across regions (also drops nested duplicates).
+
+    A region's edge can cut a person in two: the model then reports the part it saw
+    (a head and shoulders) as a person of its own. When another region saw the whole
+    person, that piece is dropped: it is the same person, not a second one (and a track
+    fed such pieces drifts off the person it follows). ``size`` is the frame's (width,
+    height); without it, the extent of the regions stands in for the frame."""
+    if size is None:
+        regions = [d.region for d in items]
+        size = (max((r[2] for r in regions), default=0), max((r[3] for r in regions), default=0))
+    cuts = [cut_sides(d, *size) for d in items]
+    whole = [d for d, c in zip(items, cuts, strict=True) if not any(c)]
+    items = [d for d, c in zip(items, cuts, strict=True)
+             if not any(c) or not any(_part_of(d, c, w) for w in whole)]
     kept: list[Detection] = []
     for det in sorted(items, key=lambda d: d.score, reverse=True):
         duplicate = False

@@ -27,6 +27,12 @@ PATH_INTERVAL = 1.0  # seconds between stored path points
 PATH_MAX = 120
 STATIONARY_RECHECK = 5.0  # seconds between looks at objects that do not move
 FORGET_AFTER = 300.0  # drop an object nobody has looked at for this long
+# A second, looser look for a confirmed object the first pass left without a sighting
+# (seen at the previous look): a sighting whose centre lies within this many box
+# diagonals (the bigger of the two boxes) of where it was expected is it, re-found.
+REFIND_REACH = 1.0
+RESIZE_FACTOR = 2.0  # a box whose area changes more than this between sightings was
+# partly hidden or partly seen (someone walked in front): its centre's jump is no motion
 
 # Labels that keep an event alive while they stand still (a person lingering
 # at a door matters; a parked car does not).
@@ -109,6 +115,15 @@ class TrackUpdate:
     present: list[TrackedObject] = field(default_factory=list)  # every object still tracked
 
 
+def _diagonal(box: Box) -> float:
+    return float(((box[2] - box[0]) ** 2 + (box[3] - box[1]) ** 2) ** 0.5)
+
+
+def _centre_distance(a: Box, b: Box) -> float:
+    return float((((a[0] + a[2]) - (b[0] + b[2])) ** 2
+                  + ((a[1] + a[3]) - (b[1] + b[3])) ** 2) ** 0.5 / 2)
+
+
 def _movement_threshold(area: float) -> float:
     return max(0.25 * area**0.5, 6.0)
 
@@ -124,6 +139,9 @@ class Tracker:
         # A zone timer restarts only after the object was seen outside for this long; at a
         # low detect.fps one look outside already spans more than ZONE_GRACE.
         self.zone_grace = max(ZONE_GRACE, 2.0 / camera.detect.fps)
+        # Re-finding is for one seen at the previous look (not for a still person looked
+        # at every few seconds, beside whom a passer-by is someone else).
+        self.refind_within = max(1.0, 1.5 / camera.detect.fps)
         self.tracks: dict[str, TrackedObject] = {}
         self.filtered = 0  # detections dropped by score/area/mask filters
 
@@ -156,14 +174,12 @@ class Tracker:
         pairs: list[tuple[float, str, int]] = []
         for tid, t in self.tracks.items():
             pred = t.predicted_box(now)
-            diag = max(((pred[2] - pred[0]) ** 2 + (pred[3] - pred[1]) ** 2) ** 0.5, 1.0)
-            pcx, pcy = (pred[0] + pred[2]) / 2, (pred[1] + pred[3]) / 2
+            diag = max(_diagonal(pred), 1.0)
             for i, d in enumerate(dets):
                 if d.label != t.label:
                     continue
                 overlap = iou(pred, d.box)
-                dcx, dcy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
-                dist = ((pcx - dcx) ** 2 + (pcy - dcy) ** 2) ** 0.5 / diag
+                dist = _centre_distance(pred, d.box) / diag
                 if overlap < 0.05 and dist > 0.6:
                     continue
                 pairs.append((overlap - 0.5 * dist, tid, i))
@@ -174,6 +190,12 @@ class Tracker:
         for _, tid, i in pairs:
             if tid in used_tracks or i in used_dets:
                 continue
+            used_tracks.add(tid)
+            used_dets.add(i)
+            t = self.tracks[tid]
+            self._observe(t, dets[i], now)
+            seen.append(t)
+        for tid, i in self._refind(dets, now, used_tracks, used_dets):
             used_tracks.add(tid)
             used_dets.add(i)
             t = self.tracks[tid]
@@ -211,6 +233,47 @@ class Tracker:
                 removed.append(self.tracks.pop(tid))
         return TrackUpdate(now, seen, new, removed, list(self.tracks.values()))
 
+    def _refind(self, dets: list[Detection], now: float, used_tracks: set[str],
+                used_dets: set[int]) -> list[tuple[str, int]]:
+        """Confirmed objects the first pass missed, paired with sightings nobody claimed.
+
+        When someone walks in front of a person, the model sees only their head and
+        shoulders, then the whole person again: the box shrinks and grows back, and its
+        centre jumps by half a body. Measured against the shrunken box that jump looks too
+        far for the same person, and a second track would start for them. Measured against
+        the bigger of the two boxes it is near: the person is re-found. Only where the
+        object was expected to be in view: one who walked out is not the next who walks in."""
+        spare = [i for i in range(len(dets)) if i not in used_dets]
+        if not spare:
+            return []
+        width, height = self.camera.detect.width, self.camera.detect.height
+        pairs: list[tuple[float, str, int]] = []
+        for tid, t in self.tracks.items():
+            if tid in used_tracks or not t.confirmed or now - t.last_seen > self.refind_within:
+                continue
+            pred = t.predicted_box(now)
+            pcx, pcy = (pred[0] + pred[2]) / 2, (pred[1] + pred[3]) / 2
+            if not (0 <= pcx <= width and 0 <= pcy <= height):
+                continue
+            for i in spare:
+                d = dets[i]
+                if d.label != t.label:
+                    continue
+                reach = max(_diagonal(pred), _diagonal(d.box), 1.0)
+                dist = _centre_distance(pred, d.box) / reach
+                if dist <= REFIND_REACH:
+                    pairs.append((dist, tid, i))
+        pairs.sort()
+        found: list[tuple[str, int]] = []
+        tracks: set[str] = set()
+        taken: set[int] = set()
+        for _, tid, i in pairs:
+            if tid not in tracks and i not in taken:
+                tracks.add(tid)
+                taken.add(i)
+                found.append((tid, i))
+        return found
+
     def forget_all(self, now: float) -> TrackUpdate:
         """Detection switched off: nobody is known to be there any more."""
         removed = list(self.tracks.values())
@@ -220,7 +283,8 @@ class Tracker:
     def _observe(self, t: TrackedObject, d: Detection, now: float, first: bool = False) -> None:
         if not first:
             dt = now - t.last_seen
-            if dt > 0:
+            ratio = max(d.area, 1) / max(t.area, 1)
+            if dt > 0 and 1 / RESIZE_FACTOR <= ratio <= RESIZE_FACTOR:
                 ocx, ocy = (t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2
                 ncx, ncy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
                 vx, vy = (ncx - ocx) / dt, (ncy - ocy) / dt
