@@ -229,13 +229,14 @@ def test_reconcile_makes_index_and_disk_agree(tmp_path: Path, segment_file: Path
         (rig.root / garbage_rel).write_bytes(b"not an mp4")
         part = rig.root / Path(segment_relpath("yard", base + 240)).with_name(".xx.mp4.part")
         part.write_bytes(b"half a segment")
+        (rig.root / "yard" / "notes.txt").write_text("the owner's own file")  # not ours
         report = rig.retention.reconcile()
         assert report == {"parts_salvaged": 0, "parts_removed": 1, "orphans_indexed": 1,
-                          "orphans_removed": 1,
+                          "orphans_removed": 1, "strays_kept": 1,
                           "rows_dropped": 1}
         assert rig.paths() == {indexed, orphan_rel}
         files = {p.relative_to(rig.root).as_posix() for p in rig.root.rglob("*") if p.is_file()}
-        assert files == {indexed, orphan_rel}
+        assert files == {indexed, orphan_rel, "yard/notes.txt"}
         with sqlite3.connect(rig.db) as c:
             start, end = c.execute("SELECT start_time, end_time FROM recordings WHERE path = ?",
                                    (orphan_rel,)).fetchone()

@@ -157,9 +157,10 @@ class Retention:
     def reconcile(self) -> dict[str, int]:
         """Make the index and the disk agree (blocking; run before capture starts)."""
         report = {"parts_salvaged": 0, "parts_removed": 0, "orphans_indexed": 0,
-                  "orphans_removed": 0, "rows_dropped": 0}
+                  "orphans_removed": 0, "strays_kept": 0, "rows_dropped": 0}
         known = self.index.all_paths_sync()
         seen: set[str] = set()
+        stray_bytes = 0
         if self.root.is_dir():
             for path in sorted(self.root.rglob("*")):
                 if not path.is_file():
@@ -187,8 +188,14 @@ class Retention:
                     seen.add(rel)
                     continue
                 start = start_from_path(rel)
-                duration = probe_duration(path) if start is not None else None
-                if start is None or duration is None:
+                if start is None:
+                    # Not named as Vigil names segments: not ours to delete (a user's
+                    # file, a restore's leftovers). The quota counts it all the same.
+                    report["strays_kept"] += 1
+                    stray_bytes += path.stat().st_size
+                    continue
+                duration = probe_duration(path)
+                if duration is None:  # ours, but unplayable (cut off before its header)
                     path.unlink(missing_ok=True)
                     report["orphans_removed"] += 1
                     continue
@@ -203,6 +210,7 @@ class Retention:
                 part.unlink(missing_ok=True)
         _remove_empty_dirs(self.root)
         # The quota's figures, before the first pass (health checks read them at once).
+        self.stray_bytes = stray_bytes
         self.footage_bytes = self.store.read_sync(hk.footage_bytes)
         self.other_bytes = _dir_size(self.data_dir, {self.root, *self._db_files()})
         if any(report.values()):
