@@ -242,10 +242,10 @@ async def test_blueprint_quiet_hours_critical_and_escalation(
     await hass.async_block_till_done()
 
 
-async def test_blueprint_updates_the_alert_in_place_when_assessed(
-        hass: HomeAssistant, config_dir: Path, engine: EngineProcess) -> None:
-    """`assessed` (the LLM's answer, CONTRACTS.md) replaces the alert's text in place,
-    quietly; an assessment of an event never announced (below the minimum) stays quiet."""
+async def phone_automation(hass: HomeAssistant, engine: EngineProcess, **inputs: Any
+                           ) -> tuple[MockConfigEntry, list[tuple[float, dict[str, Any]]]]:
+    """The integration set up and a YAML automation from the blueprint notifying a
+    recording phone (no cooldown unless ``inputs`` say so)."""
     device_id, calls = add_phone(hass)
     entry = entry_for(engine)
     entry.add_to_hass(hass)
@@ -253,9 +253,16 @@ async def test_blueprint_updates_the_alert_in_place_when_assessed(
     await hass.async_block_till_done()
     assert await async_setup_component(hass, "automation", {"automation": [{
         "alias": "Vigil phone", "use_blueprint": {"path": "vigil/notify.yaml", "input": {
-            "notify_devices": [device_id], "cameras": ["plaza"], "min_level": "high",
-            "cooldown": 0}}}]})
+            "notify_devices": [device_id], "cooldown": 0, **inputs}}}]})
     await hass.async_block_till_done()
+    return entry, calls
+
+
+async def test_blueprint_updates_the_alert_in_place_when_assessed(
+        hass: HomeAssistant, config_dir: Path, engine: EngineProcess) -> None:
+    """`assessed` (the LLM's answer, CONTRACTS.md) replaces the alert's text in place,
+    quietly; an assessment of an event never announced (below the minimum) stays quiet."""
+    entry, calls = await phone_automation(hass, engine, cameras=["plaza"], min_level="high")
 
     def fire(action: str, ident: str, level: str, summary: str, provider: str) -> None:
         hass.bus.async_fire("vigil_event", {
@@ -319,16 +326,9 @@ async def test_blueprint_alert_then_the_llm_assessment_in_place(
     once, then the same notification (same tag) rewritten with the LLM's summary and level
     once the engine has it."""
     engine = llm_engine
-    device_id, calls = add_phone(hass)
-    entry = entry_for(engine)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    assert await async_setup_component(hass, "automation", {"automation": [{
-        "alias": "Vigil phone", "use_blueprint": {"path": "vigil/notify.yaml", "input": {
-            "notify_devices": [device_id], "min_level": "low", "cooldown": 0,
-            "arm_modes": ["disarmed", "home", "away", "night", "vacation"]}}}]})
-    await hass.async_block_till_done()
+    entry, calls = await phone_automation(
+        hass, engine, min_level="low", arm_modes=["disarmed", "home", "away", "night",
+                                                  "vacation"])
 
     def by_tag() -> dict[str, list[dict[str, Any]]]:
         sent: dict[str, list[dict[str, Any]]] = {}
