@@ -312,8 +312,9 @@ HA2026_PHCC="0.13.375"
 HA2026_ROOTFS="$VAR/ha2026"
 HA2026_VENV_IN="/opt/ha"   # the virtualenv's path inside the chroot
 # Real peers the HA tests start from inside the chroot: the MQTT broker (Frigate's
-# events) and the browser (the card's end-to-end test), from sid like the rest.
-HA2026_APT="mosquitto mosquitto-clients chromium chromium-driver"
+# events) and the browser (the card's end-to-end test), from sid like the rest; g++ and
+# the headers build the two component requirements that have no Python 3.14 wheels.
+HA2026_APT="mosquitto mosquitto-clients chromium chromium-driver g++ python3.14-dev"
 
 debian_mirror() {
     local uri

@@ -18,6 +18,7 @@ from tests.support.engine import EngineProcess
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts"
 LEVELS = ("Low", "Medium", "High", "Critical")
+DASHBOARD = "vigil-security"  # a dashboard's URL path needs a hyphen
 
 # Finds the card through the dashboard's nested shadow roots.
 FIND_CARD = """
@@ -99,21 +100,34 @@ def test_card_on_a_real_dashboard(hass_with_frontend: Hass, engine: EngineProces
             "const h = document.querySelector('home-assistant');"
             "return !!(h && h.hass && h.hass.connected && h.hass.user)"), 60,
             what="the frontend signed in")
-        # A dashboard with the card, saved through HA's own lovelace API.
+        # A new dashboard with the card, made through HA's own lovelace API as the
+        # "Add dashboard" dialog does. Not the built-in "lovelace" one: on HA 2026.11 a
+        # fresh install shows the generated Home dashboard and sends /lovelace/... there.
         saved = browser.js_async("""
             const done = arguments[arguments.length - 1];
-            document.querySelector('home-assistant').hass.callWS({type: 'lovelace/config/save',
-              config: {title: 'Security', views: [{title: 'Vigil', path: 'vigil',
-                cards: [{type: 'custom:vigil-card', title: 'Vigil', events: 6}]}]}})
-              .then(() => done('ok'), (e) => done('error: ' + (e.message || e.code)));""")
+            const hass = document.querySelector('home-assistant').hass;
+            hass.callWS({type: 'lovelace/dashboards/create', url_path: arguments[0],
+                         title: 'Security', mode: 'storage'})
+              .then(() => hass.callWS({type: 'lovelace/config/save', url_path: arguments[0],
+                config: {title: 'Security', views: [{title: 'Vigil', path: 'vigil',
+                  cards: [{type: 'custom:vigil-card', title: 'Vigil', events: 6}]}]}}))
+              .then(() => done('ok'), (e) => done('error: ' + (e.message || e.code)));""",
+            DASHBOARD)
         assert saved == "ok", saved
-        browser.get(hass.base + "/lovelace/vigil")
+        browser.get(f"{hass.base}/{DASHBOARD}/vigil")
 
-        rows = browser.wait(lambda: card_js(browser, """
-            return [...card.shadowRoot.querySelectorAll('button.event')].map((b) => ({
-              id: b.dataset.eventId, badge: b.querySelector('.badge').textContent.trim(),
-              text: b.textContent.replace(/\\s+/g, ' ').trim()}));"""), 90,
-            what="event rows in the card")
+        try:
+            rows = browser.wait(lambda: card_js(browser, """
+                return [...card.shadowRoot.querySelectorAll('button.event')].map((b) => ({
+                  id: b.dataset.eventId, badge: b.querySelector('.badge').textContent.trim(),
+                  text: b.textContent.replace(/\\s+/g, ' ').trim()}));"""), 90,
+                what="event rows in the card")
+        except TimeoutError as err:
+            shot = browser.screenshot(ARTIFACTS / "vigil-card-no-rows.png", full_page=False)
+            raise AssertionError(
+                f"{err}\npage: {browser.js('return location.href')}, screenshot: {shot}\n"
+                f"browser errors: {browser.console_errors()}\nhass log:\n{hass.log()[-3000:]}"
+            ) from None
         assert all(r["badge"] in LEVELS for r in rows), rows
         assert 1 <= len(rows) <= 6
         camera = card_js(browser, """

@@ -4,6 +4,7 @@ real engine watching real footage."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.support.engine import EngineProcess, free_port
@@ -101,6 +103,28 @@ class Hass:
         assert status == 200, tokens
         self.token = tokens["access_token"]
         self.tokens = tokens
+        # HA 2026.11 moves http: from configuration.yaml into its storage and runs the
+        # moved settings as a trial: every page shows a "Confirm new HTTP server
+        # configuration" dialog over the dashboard, and unless the owner confirms, HA
+        # reverts to port 8123 on all addresses and restarts after five minutes. The
+        # owner confirms, as a user does (older HA has no such command).
+        reply = self.ws({"type": "http/config/promote"})
+        assert reply["success"] or reply["error"]["code"] == "unknown_command", reply
+
+    def ws(self, message: dict[str, Any]) -> dict[str, Any]:
+        """One command over HA's WebSocket API as the owner: its result message."""
+        async def run() -> dict[str, Any]:
+            async with aiohttp.ClientSession() as session, session.ws_connect(
+                    self.base.replace("http", "ws", 1) + "/api/websocket") as sock:
+                await sock.receive_json()  # auth_required
+                await sock.send_json({"type": "auth", "access_token": self.token})
+                auth = await sock.receive_json()
+                assert auth["type"] == "auth_ok", auth
+                await sock.send_json({"id": 1, **message})
+                reply: dict[str, Any] = await sock.receive_json()
+                return reply
+
+        return asyncio.run(asyncio.wait_for(run(), 30))
 
     def states(self) -> dict[str, dict[str, Any]]:
         status, states = self.call("GET", "/api/states")

@@ -1,12 +1,13 @@
 """The notification blueprint in Home Assistant, against a real engine on real footage:
 the fast alert, the notification's own image link, the Acknowledge/Protect/Silence
-buttons, the in-place update when the assessment arrives, quiet hours, cooldowns and
-escalations."""
+buttons, the in-place update when the assessment arrives (from a real llama.cpp server
+too), quiet hours, cooldowns and escalations."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vigil.const import DOMAIN
 from custom_components.vigil.notifications import Notifications
-from tests.integration.conftest import entry_for, wait_until
+from tests.integration.conftest import engine_config, entry_for, wait_until
 from tests.support.engine import EngineProcess
+from tests.support.llm import LlamaServer
 from tests.support.phone import add_phone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,10 +242,10 @@ async def test_blueprint_quiet_hours_critical_and_escalation(
     await hass.async_block_till_done()
 
 
-async def test_blueprint_updates_the_alert_in_place_when_assessed(
-        hass: HomeAssistant, config_dir: Path, engine: EngineProcess) -> None:
-    """`assessed` (the LLM's answer, CONTRACTS.md) replaces the alert's text in place,
-    quietly; an assessment of an event never announced (below the minimum) stays quiet."""
+async def phone_automation(hass: HomeAssistant, engine: EngineProcess, **inputs: Any
+                           ) -> tuple[MockConfigEntry, list[tuple[float, dict[str, Any]]]]:
+    """The integration set up and a YAML automation from the blueprint notifying a
+    recording phone (no cooldown unless ``inputs`` say so)."""
     device_id, calls = add_phone(hass)
     entry = entry_for(engine)
     entry.add_to_hass(hass)
@@ -251,9 +253,16 @@ async def test_blueprint_updates_the_alert_in_place_when_assessed(
     await hass.async_block_till_done()
     assert await async_setup_component(hass, "automation", {"automation": [{
         "alias": "Vigil phone", "use_blueprint": {"path": "vigil/notify.yaml", "input": {
-            "notify_devices": [device_id], "cameras": ["plaza"], "min_level": "high",
-            "cooldown": 0}}}]})
+            "notify_devices": [device_id], "cooldown": 0, **inputs}}}]})
     await hass.async_block_till_done()
+    return entry, calls
+
+
+async def test_blueprint_updates_the_alert_in_place_when_assessed(
+        hass: HomeAssistant, config_dir: Path, engine: EngineProcess) -> None:
+    """`assessed` (the LLM's answer, CONTRACTS.md) replaces the alert's text in place,
+    quietly; an assessment of an event never announced (below the minimum) stays quiet."""
+    entry, calls = await phone_automation(hass, engine, cameras=["plaza"], min_level="high")
 
     def fire(action: str, ident: str, level: str, summary: str, provider: str) -> None:
         hass.bus.async_fire("vigil_event", {
@@ -287,5 +296,83 @@ async def test_blueprint_updates_the_alert_in_place_when_assessed(
     fire("assessed", "1795241780937-0000a2", "medium", "Still a cat", "openai")
     await hass.async_block_till_done()
     assert sent("1795241780937-0000a2") == []
+    await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def llm_engine(tmp_path: Path, socket_enabled: Any) -> Iterator[EngineProcess]:
+    """An engine on the real footage that asks a real llama.cpp server (OpenAI API).
+
+    Detection at 2 fps and a generous timeout: on a loaded 2-core machine the
+    detector and the LLM share the CPU, and an answer can take minutes."""
+    with LlamaServer(tmp_path / "llama.log") as llama:
+        config = engine_config(plaza={})
+        camera = config["cameras"]["plaza"]
+        camera["detect"] = {**camera["detect"], "fps": 2}
+        config["risk"] = {"provider": "openai", "openai": {
+            "base_url": llama.base_url, "model": "smollm2", "timeout": 240}}
+        eng = EngineProcess(tmp_path / "engine", config).start()
+        try:
+            yield eng
+        finally:
+            eng.stop()
+
+
+@pytest.mark.timeout(900)
+async def test_blueprint_alert_then_the_llm_assessment_in_place(
+        hass: HomeAssistant, config_dir: Path, llm_engine: EngineProcess) -> None:
+    """Real events from the footage, a real LLM answer: the phone gets the rules' alert at
+    once, then the same notification (same tag) rewritten with the LLM's summary and level
+    once the engine has it."""
+    engine = llm_engine
+    entry, calls = await phone_automation(
+        hass, engine, min_level="low", arm_modes=["disarmed", "home", "away", "night",
+                                                  "vacation"])
+
+    def by_tag() -> dict[str, list[dict[str, Any]]]:
+        sent: dict[str, list[dict[str, Any]]] = {}
+        for _, call in calls:
+            sent.setdefault(call["data"]["tag"], []).append(call)
+        return sent
+
+    # An alerted event the LLM has assessed (one whose answer broke the schema falls back
+    # to the rules and is passed over). The engine is asked every 2 s, off HA's loop.
+    event: dict[str, Any] | None = None
+    passed_over: set[str] = set()
+    deadline = time.monotonic() + 720
+    while event is None:
+        assert time.monotonic() < deadline, "no alert was assessed by the LLM"
+        await asyncio.sleep(2)
+        for tag in [t for t in by_tag() if t not in passed_over]:
+            found = await hass.async_add_executor_job(engine.json, f"/api/events/{tag}")
+            status = (found["risk"] or {}).get("status")
+            if (found["risk"] or {}).get("provider") == "openai" and status == "final":
+                event = found
+                break
+            if status not in (None, "pending"):
+                passed_over.add(tag)
+    tag = event["id"]
+    risk = event["risk"]
+
+    def shown() -> dict[str, Any] | None:
+        """The notification on the phone once it carries the LLM's summary (an escalation
+        may follow it with the same text)."""
+        last = [c for c in by_tag()[tag] if not c["title"].startswith("Escalated: ")][-1]
+        return last if last["message"] == risk["summary"] else None
+
+    update = await wait_until(hass, shown, 60, "the alert rewritten with the LLM's summary")
+    alert = by_tag()[tag][0]
+    # The fast alert: the rules' sentence, sent before the LLM had answered.
+    assert alert["title"].endswith(" risk at Plaza") and "at Plaza" in alert["message"]
+    assert alert["message"].endswith(" · AI assessment pending"), alert
+    assert alert["data"]["alert_once"] is False
+    # The same notification replaced quietly with what the LLM said.
+    assert update is not alert
+    assert update["title"] == f"{risk['risk_level'].capitalize()} risk at Plaza"
+    assert update["data"]["alert_once"] is True
+    assert update["data"]["push"]["interruption-level"] in ("passive", "critical")
+    assert update["data"]["image"].startswith(
+        f"/api/vigil/{entry.entry_id}/snapshot/{tag}.jpg?authSig=")
     await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
