@@ -39,8 +39,7 @@ mqtt_from_supervisor() {
     VIGIL_MQTT_SSL="$(jq -r '.ssl // false' <<<"$info")"
     export VIGIL_MQTT_HOST VIGIL_MQTT_PORT VIGIL_MQTT_USERNAME VIGIL_MQTT_PASSWORD VIGIL_MQTT_SSL
     log "MQTT broker from the Supervisor: ${VIGIL_MQTT_HOST}:${VIGIL_MQTT_PORT}" \
-        "(TLS ${VIGIL_MQTT_SSL})" \
-        "(user ${VIGIL_MQTT_USERNAME:-none})"
+        "(user ${VIGIL_MQTT_USERNAME:-none})$([ "$VIGIL_MQTT_SSL" = true ] && echo ', over TLS')"
 }
 
 announce() {

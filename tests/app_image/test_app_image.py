@@ -296,6 +296,7 @@ def test_supervisor_mqtt_service_reaches_the_engine(app: App) -> None:
     assert env["VIGIL_MQTT_PORT"] == "1883"
     assert env["VIGIL_MQTT_USERNAME"] == "addons"
     assert env["VIGIL_MQTT_PASSWORD"] == MQTT_SERVICE["password"]
+    assert env["VIGIL_MQTT_SSL"] == "false"  # the Supervisor's ssl flag: plain MQTT here
     log = app.logs()
     assert "MQTT broker from the Supervisor: core-mosquitto:1883 (user addons)" in log
     assert MQTT_SERVICE["password"] not in log
