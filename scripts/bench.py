@@ -136,6 +136,15 @@ class Report:
              "figures": [asdict(f) for f in self.figures]}, indent=2) + "\n")
         return out
 
+    def finish(self, title: str, started: float, json_path: Path | None, part: str) -> int:
+        """Stamp the run's length, print the table, write the JSON if asked; exit code 0."""
+        self.context["duration_s"] = round(time.monotonic() - started, 1)
+        print(f"\n{title} results ({self.context['duration_s']:.0f} s run):\n")
+        print(self.table())
+        if json_path:
+            self.write_json(json_path, part)
+        return 0
+
     def table(self) -> str:
         """The figures as aligned columns; long notes go below as numbered footnotes."""
         rows = [("Figure", "Value", "Target", "Met", "")]

@@ -207,12 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="vigil-bench-frigate-logs-") as logs:
         bench_rate(report, args.quick, Path(logs))
         bench_llm(report, args.quick, Path(logs))
-    report.context["duration_s"] = round(time.monotonic() - started, 1)
-    print(f"\nFrigate results ({report.context['duration_s']:.0f} s run):\n")
-    print(report.table())
-    if args.json:
-        report.write_json(args.json, "frigate")
-    return 0
+    return report.finish("Frigate", started, args.json, "frigate")
 
 
 if __name__ == "__main__":

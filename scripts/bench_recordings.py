@@ -224,12 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_seek(report, eng, 5 if args.quick else 20)
         finally:
             eng.stop()
-    report.context["duration_s"] = round(time.monotonic() - started, 1)
-    print(f"\nRecordings results ({report.context['duration_s']:.0f} s run):\n")
-    print(report.table())
-    if args.json:
-        report.write_json(args.json, "recordings")
-    return 0
+    return report.finish("Recordings", started, args.json, "recordings")
 
 
 if __name__ == "__main__":

@@ -163,12 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(context={**_machine(), "quick": args.quick})
     started = time.monotonic()
     run(report, args.cameras, args.busy, 60.0 if args.quick else 300.0)
-    report.context["duration_s"] = round(time.monotonic() - started, 1)
-    print(f"\nScale results ({report.context['duration_s']:.0f} s run):\n")
-    print(report.table())
-    if args.json:
-        report.write_json(args.json, "scale")
-    return 0
+    return report.finish("Scale", started, args.json, "scale")
 
 
 if __name__ == "__main__":

@@ -313,12 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_risk(report, 45.0 if args.quick else 120.0, Path(logs))
         if "api" in sections:
             bench_api(report, 15.0 if args.quick else 60.0)
-    report.context["duration_s"] = round(time.monotonic() - started, 1)
-    print(f"\nSystem results ({report.context['duration_s']:.0f} s run):\n")
-    print(report.table())
-    if args.json:
-        report.write_json(args.json, "system")
-    return 0
+    return report.finish("System", started, args.json, "system")
 
 
 if __name__ == "__main__":
