@@ -4,6 +4,8 @@ segment times kept on the wall clock when the stream's clock runs away."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import shutil
 import time
 from pathlib import Path
 
@@ -34,8 +36,9 @@ def test_two_segments_in_one_second_stay_in_their_date_folder(tmp_path: Path,
     data = tmp_path / "data"
     root = data / "recordings"
     done: list[Segment] = []
-    writer = SegmentWriter("yard", root, 60, done.append)
     for _ in range(10):  # until two connections start within one wall-clock second
+        shutil.rmtree(root, ignore_errors=True)  # no file left by an earlier attempt
+        writer = SegmentWriter("yard", root, 60, done.append)
         done.clear()
         t0 = time.time()
         feed(writer, footage_mp4, 5)
@@ -81,5 +84,30 @@ def test_segment_times_are_reanchored_to_the_wall_clock(tmp_path: Path,
     for seg in done:
         # Without re-anchoring the last segments would start up to 30 s in the future.
         assert seg.start_time <= t1 + 2 * 3 + 2, (seg.start_time - t1)
-        assert seg.start_time >= t0 - 1
+        # The first segment's 3 s arrived at once: they were filmed before they came.
+        assert seg.start_time >= t0 - 3 - 1
     assert (tmp_path / "recordings" / done[-1].path).is_file()
+
+
+def test_a_reader_that_falls_behind_for_a_moment_cuts_no_hole(tmp_path: Path,
+                                                              footage_mp4: Path) -> None:
+    """Under load the reader may stall for seconds and then catch up. The stream's clock
+    did not change: the footage must stay one run, its segments meeting end to start (a
+    re-anchor on the stalled packets would cut a false hole, and the next one an overlap)."""
+    done: list[Segment] = []
+    writer = SegmentWriter("yard", tmp_path / "recordings", 1, done.append)
+    with av.open(str(footage_mp4)) as c:
+        video = c.streams.video[0]
+        writer.begin(video, None)
+        t0 = time.monotonic()
+        for i, pkt in enumerate(c.demux(video)):
+            if i >= 90:
+                break
+            if i == 30:
+                time.sleep(3.0)  # the stall at 3 s: packets 30..59 then come at once
+            time.sleep(max(0.0, t0 + i / 10 - time.monotonic()))  # live from 6 s on
+            writer.packet(pkt)
+        writer.end()
+    assert len(done) >= 7 and writer.reanchors == 0
+    for a, b in itertools.pairwise(done):
+        assert abs(b.start_time - a.end_time) < 0.05, (a, b)

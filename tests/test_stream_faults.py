@@ -6,6 +6,7 @@ footage."""
 from __future__ import annotations
 
 import itertools
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -189,3 +190,37 @@ def test_noise_on_the_wire_is_skipped_and_a_dead_camera_reconnects(
                            )["outages"]
         assert len(outages) == 1 and outages[0]["end_time"] is not None, outages
         assert "wire: reconnecting in" in eng.log()
+
+
+def test_a_restreamers_buffered_seconds_are_placed_when_filmed(
+        tmp_path: Path, footage_ts: Path) -> None:
+    """A restreamer or NVR hands a new client the last seconds it buffered, at once, then
+    goes on live. Those seconds were filmed before the engine connected: the index must say
+    so, and the segments of the run must meet end to start (no overlap a player would
+    stumble on: the playlist's clock must match the index's)."""
+    burst = 3.0
+    with HttpTsCamera(footage_ts.read_bytes(), ts_schedule(footage_ts), burst=burst) as cam:
+        config = {"storage": {"check_seconds": 5}, "cameras": {"relay": {
+            "inputs": [{"url": cam.url, "roles": ["detect", "record"]}],
+            "detect": {"fps": 1, "width": 384, "height": 288},
+            "record": {"enabled": True, "segment_seconds": 3}}}}
+        with EngineProcess(tmp_path, config) as eng:
+            segs = eng.wait_for(lambda: (s := segments(eng, "relay")) and len(s) >= 5 and s,
+                                90, what="five segments")
+            assert cam.connections == 1
+            connected = cam.connected_at[0]
+            # Filmed up to `burst` seconds before the connection (the camera sends ~0.3 s
+            # ahead of its clock, and the engine starts reading a moment after connecting).
+            assert connected - burst - 1.0 < segs[0]["start_time"] < connected - burst + 1.0, \
+                (segs[0]["start_time"] - connected)
+            for a, b in itertools.pairwise(segs):
+                assert abs(b["start_time"] - a["end_time"]) < 0.05, (a, b)
+            # The playlist of the run says the same as the index, to the end of the run.
+            resp = eng.get(f"/api/cameras/relay/vod.m3u8?start={segs[0]['start_time'] + 0.5}")
+            assert resp.status == 200
+            text = resp.body.decode()
+            durations = [float(d) for d in re.findall(r"#EXTINF:([\d.]+),", text)]
+            assert len(durations) >= 5
+            assert sum(durations) == pytest.approx(
+                segs[len(durations) - 1]["end_time"] - segs[0]["start_time"], abs=0.05)
+            assert "re-anchored" not in eng.log()

@@ -6,7 +6,8 @@ demuxer that way. Encoders and NVRs also offer MPEG-TS over HTTP (``http://…/s
 there the client's demuxer reads the wire's bytes, corruption included. This server paces a
 TS file at its own speed (by the stream's timestamps, like a live camera), loops it, counts
 connections (how often the client reconnected, seen from the camera), and can be killed
-and brought back on the same port.
+and brought back on the same port. With ``burst`` it behaves like a restreamer or NVR that
+keeps the last seconds buffered: a new client gets that much footage at once, then live.
 """
 
 from __future__ import annotations
@@ -62,9 +63,12 @@ class HttpTsCamera:
     """``http://127.0.0.1:PORT/stream.ts``: every client gets the stream from its start,
     paced in real time and looped. ``stop()`` drops every client at once (a dead camera)."""
 
-    def __init__(self, data: bytes, schedule: Schedule, port: int = 0) -> None:
+    def __init__(self, data: bytes, schedule: Schedule, port: int = 0,
+                 burst: float = 0.0) -> None:
         self.data = data
         self.schedule = schedule
+        self.burst = burst  # seconds of footage handed over at once on connect
+        self.connected_at: list[float] = []  # wall-clock time of each GET
         self.duration = schedule[-1][1] + 0.1 if schedule else 1.0
         self.port = port
         self.connections = 0  # GET requests served since construction
@@ -89,6 +93,7 @@ class HttpTsCamera:
                 stopped = cam._stopped
                 with cam._lock:
                     cam.connections += 1
+                    cam.connected_at.append(time.time())
                     cam._socks.add(self.connection)
                 try:
                     self.send_response(200)
@@ -117,7 +122,7 @@ class HttpTsCamera:
 
     def _stream(self, out: object, stopped: threading.Event) -> None:
         write = out.write  # type: ignore[attr-defined]
-        started = time.monotonic()
+        started = time.monotonic() - self.burst  # the buffered seconds were filmed before
         loop = 0
         while not stopped.is_set():
             sent = 0

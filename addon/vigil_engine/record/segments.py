@@ -11,10 +11,17 @@ reported (and indexed); file and folder are fsynced first. After a crash the
 ``.part`` is already a playable file up to its last fragment, which start-up
 salvages (record/retention.py): a kill or power cut loses about a second.
 
-Segment times come from the stream's clock anchored to the wall clock; the
-anchor is renewed when they drift apart, and a timestamp jump (a camera that
-restarts its clock, backwards or far forwards) ends the segment and starts a
-new one instead of dropping packets until the stream reconnects.
+Segment times come from the stream's clock anchored to the wall clock. Footage
+is never filmed after it arrives, so the anchor is the earliest arrival seen:
+while a connection's first segment is open, a packet that arrives "early" (a
+restreamer or NVR handing over its buffered seconds at connect, or packets the
+demuxer read while probing) pulls the whole segment back to when it was filmed,
+before anything is reported, so consecutive segments never overlap. After that
+the anchor is renewed only when the stream's clock drifts from ours over a whole
+segment (its least-delayed packet), never because the reader fell behind for a
+moment under load (that would cut a false hole into the footage). A timestamp jump
+(a camera that restarts its clock, backwards or far forwards) ends the segment and
+starts a new one instead of dropping packets until the stream reconnects.
 """
 
 from __future__ import annotations
@@ -64,18 +71,10 @@ class _Open:
     def __init__(self, root: Path, camera: str, start: float, first_dts: int,
                  video: av.video.stream.VideoStream,
                  audio: av.audio.stream.AudioStream | None) -> None:
-        rel = segment_relpath(camera, start)
-        final = root / rel
-        n = 1
-        base = rel.removesuffix(".mp4")
-        while final.exists():  # two segments in one second (quick reconnect): MM.SS-n.mp4
-            rel = f"{base}-{n}.mp4"
-            final = root / rel
-            n += 1
-        final.parent.mkdir(parents=True, exist_ok=True)
-        self.rel = rel
-        self.final = final
-        self.part = final.with_name(f".{final.name}.part")
+        self.root = root
+        self.camera = camera
+        self.rel, self.final = self._place(start)
+        self.part = self.final.with_name(f".{self.final.name}.part")
         self.start = start
         self.end = start
         self.first_dts = first_dts
@@ -85,6 +84,24 @@ class _Open:
         self.audio_offset: int | None = None
         self.packets = 0
         self.last_dts = first_dts
+
+    def _place(self, start: float) -> tuple[str, Path]:
+        """A free name for a segment starting at ``start`` (its name says when)."""
+        rel = segment_relpath(self.camera, start)
+        final = self.root / rel
+        n = 1
+        base = rel.removesuffix(".mp4")
+        while final.exists():  # two segments in one second (quick reconnect): MM.SS-n.mp4
+            rel = f"{base}-{n}.mp4"
+            final = self.root / rel
+            n += 1
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return rel, final
+
+    def renamed_for_start(self) -> None:
+        """The start was moved back after the file was named: name it for the new one."""
+        if not self.rel.startswith(segment_relpath(self.camera, self.start).removesuffix(".mp4")):
+            self.rel, self.final = self._place(self.start)
 
 
 class SegmentWriter:
@@ -100,6 +117,10 @@ class SegmentWriter:
         self._origin_pts: int | None = None
         self._tb = Fraction(1, 90000)
         self._cur: _Open | None = None
+        # Pulling the anchor back is allowed until the connection's first segment is out.
+        self._settling = True
+        self._min_lag = float("inf")  # the open segment's least-delayed packet (s)
+        self._last_end = 0.0  # end of the last reported segment: never start before it
         self.segments_written = 0
         self.packets = 0
         self.errors = 0
@@ -126,6 +147,7 @@ class SegmentWriter:
             audio = None
         self._audio = audio
         self._origin_pts = None
+        self._settling = True
 
     def end(self) -> None:
         """The connection ended: keep what was written as a complete segment."""
@@ -167,28 +189,44 @@ class SegmentWriter:
             resume = cur.end
             self._finish()
             self._origin_pts = None
+            self._settling = True
             cur = None
             if not pkt.is_keyframe:
                 return
             self._origin_pts, self._origin_wall = pkt.pts, resume
+        now = time.time()
         if self._origin_pts is None:
             if not pkt.is_keyframe:
                 return  # a segment must start with a keyframe
             self._origin_pts = pkt.pts
-            self._origin_wall = time.time()
+            self._origin_wall = now
+            self._settling = True
         t = self._wall(pkt.pts)
+        if self._settling and t > now:
+            # Arrived before its time on our clock: the anchor was late. Nothing of this
+            # connection is reported yet, so move it (and the open segment) back.
+            start = cur.start if cur is not None else t
+            shift = min(t - now, max(0.0, start - self._last_end))  # never over the last
+            if cur is not None:
+                cur.start -= shift
+                cur.end -= shift
+            self._origin_wall -= shift
+            t -= shift
+        self._min_lag = min(self._min_lag, now - t)
         if pkt.is_keyframe and (cur is None or t - cur.start >= self.segment_seconds):
+            drift = self._min_lag if cur is not None else 0.0
             if cur is not None:
                 cur.end = t
                 self._finish()
-            now = time.time()
-            if abs(now - t) > DRIFT_MAX:
-                # Days-long sessions drift (camera clock vs ours): re-anchor at a cut.
+            if abs(drift) > DRIFT_MAX:
+                # Long sessions drift (camera clock vs ours): re-anchor at a cut, by what
+                # the whole segment says, not by this one packet's delay.
                 self.reanchors += 1
                 _LOGGER.info("%s: stream clock %.1f s off the wall clock; re-anchored",
-                             self.camera, t - now)
-                self._origin_pts, self._origin_wall = pkt.pts, now
-                t = now
+                             self.camera, -drift)
+                self._origin_wall += drift
+                t += drift
+            self._min_lag = now - t
             assert self._video is not None
             cur = self._cur = _Open(self.root, self.camera, t, pkt.dts, self._video,
                                     self._audio)
@@ -234,6 +272,7 @@ class SegmentWriter:
                 return
             with open(cur.part, "rb+") as fh:
                 os.fsync(fh.fileno())
+            cur.renamed_for_start()
             os.replace(cur.part, cur.final)
             fsync_dir(cur.final.parent)  # the rename itself survives a power cut
             size = cur.final.stat().st_size
@@ -242,6 +281,8 @@ class SegmentWriter:
             cur.part.unlink(missing_ok=True)
             return
         self.segments_written += 1
+        self._settling = False
+        self._last_end = max(self._last_end, cur.end)
         self.on_segment(Segment(self.camera, cur.rel, cur.start, cur.end, size))
 
     def _fail(self, err: Exception) -> None:
