@@ -62,6 +62,13 @@ def plan_regions(boxes: Iterable[Sequence[float]], width: int, height: int,
                 inter = intersection(a, b)
                 if inter <= 0:
                     continue
+                if inter >= min(box_area(a), box_area(b)):
+                    # One holds the other (two objects near a corner both get the corner's
+                    # square): the model need not see the same pixels twice.
+                    regions[i] = a if box_area(a) >= box_area(b) else b
+                    del regions[j]
+                    merged = True
+                    break
                 # Merge when a square around both is not much bigger than the pair.
                 candidate = _square_around(_union(a, b), min_side, width, height)
                 if box_area(candidate) <= 1.6 * (box_area(a) + box_area(b) - inter):

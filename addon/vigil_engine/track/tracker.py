@@ -2,7 +2,13 @@
 
 A detection becomes a *confirmed* object only after ``min_frames`` sightings
 with a good median score, which removes the one-frame ghosts that plague
-motion-only and single-shot systems. An object whose label the user lists in
+motion-only and single-shot systems. A candidate that keeps its place and still
+does not confirm after ``DOUBT_HITS`` looks (a half-seen car at the frame's edge, a
+pole at a borderline score) is *doubtful*: looked at on the stationary schedule,
+not every sample, and its place is remembered for a while so that it does not
+come back as a fresh candidate that is looked at every sample again (measured:
+such a spot made a quiet camera run the detector on most samples). Motion there
+is still looked at at once. An object whose label the user lists in
 ``objects.ignore_still_from_start`` (parked vehicles) cannot open an event
 until it leaves the place it was first seen in; a person who is already there
 when the camera comes online, and never moves, is reported. An object that
@@ -27,6 +33,9 @@ PATH_INTERVAL = 1.0  # seconds between stored path points
 PATH_MAX = 120
 STATIONARY_RECHECK = 5.0  # seconds between looks at objects that do not move
 FORGET_AFTER = 300.0  # drop an object nobody has looked at for this long
+DOUBT_HITS = 5  # looks at an unconfirmed candidate that stays put before it is doubtful
+DOUBT_MEMORY = 120.0  # seconds a doubtful candidate's place is remembered after it goes
+DOUBT_IOU = 0.5  # a new candidate this close to a remembered place starts doubtful
 # A second, looser look for a confirmed object the first pass left without a sighting
 # (seen at the previous look): a sighting whose centre lies within this many box
 # diagonals (the bigger of the two boxes) of where it was expected is it, re-found.
@@ -144,6 +153,8 @@ class Tracker:
         self.refind_within = max(1.0, 1.5 / camera.detect.fps)
         self.tracks: dict[str, TrackedObject] = {}
         self.filtered = 0  # detections dropped by score/area/mask filters
+        # Places of doubtful candidates that went: (label, box, forget at).
+        self._doubted: list[tuple[str, Box, float]] = []
 
     def passes_filter(self, det: Detection) -> bool:
         f: ObjectFilter = self.camera.objects.filter_for(det.label)
@@ -213,6 +224,7 @@ class Tracker:
             t.origin_box = d.box
             t.anchor_time = now
             self._observe(t, d, now, first=True)
+            t.stationary = self._was_doubted(t, now)
             self.tracks[t.id] = t
             new.append(t)
             seen.append(t)
@@ -231,7 +243,15 @@ class Tracker:
             missing = t.missing_since is not None and now - t.missing_since >= patience
             if missing or now - t.last_seen > FORGET_AFTER:
                 removed.append(self.tracks.pop(tid))
+                if not t.confirmed and t.stationary:
+                    self._doubted.append((t.label, t.box, now + DOUBT_MEMORY))
         return TrackUpdate(now, seen, new, removed, list(self.tracks.values()))
+
+    def _was_doubted(self, t: TrackedObject, now: float) -> bool:
+        """A new candidate where a doubtful one stood: doubtful from the start."""
+        self._doubted = [d for d in self._doubted if d[2] > now]
+        return any(label == t.label and iou(box, t.box) >= DOUBT_IOU
+                   for label, box, _ in self._doubted)
 
     def _refind(self, dets: list[Detection], now: float, used_tracks: set[str],
                 used_dets: set[int]) -> list[tuple[str, int]]:
@@ -311,8 +331,9 @@ class Tracker:
         if ((x - t.anchor[0]) ** 2 + (y - t.anchor[1]) ** 2) ** 0.5 > threshold:
             t.anchor, t.anchor_time = (x, y), now
             t.stationary = False
-        elif now - t.anchor_time >= self.stationary_seconds:
-            t.stationary = True
+        elif now - t.anchor_time >= self.stationary_seconds or (
+                not t.confirmed and t.hits >= DOUBT_HITS and t.anchor_time == t.first_seen):
+            t.stationary = True  # still, or a candidate that stays put and stays unsure
         if not t.path or now - t.path[-1][0] >= PATH_INTERVAL:
             t.path.append((round(now, 2), round(x, 1), round(y, 1)))
             if len(t.path) > PATH_MAX:
