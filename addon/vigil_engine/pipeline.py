@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .capture.rate import RateMeter
 from .capture.source import Capture, Frame
 from .config import CameraConfig
@@ -69,6 +71,7 @@ class CameraPipeline:
         self.stats = PipelineStats()
         self.detect_fps = RateMeter()
         self.latest: Frame | None = None
+        self._latest_rgb: tuple[int, np.ndarray] | None = None  # (frame index, converted)
         self.jpeg_cache: dict[tuple[int, int | None, bool], bytes] = {}  # latest frame only
         self.last_motion = 0.0
         self.detect_enabled = camera.detect.enabled
@@ -174,7 +177,7 @@ class CameraPipeline:
 
     async def _process(self, frame: Frame) -> None:
         start = time.perf_counter()
-        if frame.rgb is not None:
+        if frame.rgb is not None or frame.picture is not None:
             self.latest = frame
         self.stats.frames += 1
         if not self.detect_enabled:
@@ -249,14 +252,34 @@ class CameraPipeline:
         url = self.stream_source
         return scrub(url) if url else None
 
+    async def latest_rgb(self) -> tuple[Frame, np.ndarray] | None:
+        """The newest frame and its RGB pixels (converted now, once, if detection did not
+        need them), or None before the first frame."""
+        frame = self.latest
+        if frame is None:
+            return None
+        if frame.rgb is not None:
+            return frame, frame.rgb
+        done = self._latest_rgb
+        if done is not None and done[0] == frame.index:
+            return frame, done[1]
+        picture = frame.picture
+        if picture is None:
+            return None
+        w, h = self.config.detect.width, self.config.detect.height
+        rgb = await asyncio.to_thread(picture.to_ndarray, width=w, height=h, format="rgb24")
+        self._latest_rgb = (frame.index, rgb)
+        return frame, rgb
+
     async def analyze_now(self) -> dict[str, Any]:
         """Look at the newest frame with fresh eyes: the whole frame, tiled, right now."""
-        frame = self.latest
-        if frame is None or frame.rgb is None:
+        latest = await self.latest_rgb()
+        if latest is None:
             raise LookupError(f"camera {self.name!r} has not delivered a frame yet")
-        h, w = frame.rgb.shape[:2]
+        frame, rgb = latest
+        h, w = rgb.shape[:2]
         tiles = look_around_tiles(w, h)
-        detections = await self.pool.detect(frame.rgb, tiles, self._min_score, self._labels)
+        detections = await self.pool.detect(rgb, tiles, self._min_score, self._labels)
         f = self.config.objects.filter_for
         found = [d for d in detections if d.score >= f(d.label).threshold
                  and self.tracker.passes_filter(d)]

@@ -85,21 +85,24 @@ async def latest_jpg(request: web.Request) -> web.Response:
         return await _frigate_latest(engine, name, height)
     pipeline = engine.pipelines[name]
     frame = pipeline.latest
-    if frame is None or frame.rgb is None:
-        raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
     bbox = request.query.get("bbox") in ("1", "true")
     # Many viewers (dashboards, the UI grid, HA) ask for the same frame: encode it once.
-    key = (frame.index, int(height) if height else None, bbox)
+    key = (frame.index if frame else -1, int(height) if height else None, bbox)
     cached = pipeline.jpeg_cache.get(key)
-    if cached is not None:
+    if frame is not None and cached is not None:
         data = cached
     else:
+        latest = await pipeline.latest_rgb()
+        if latest is None:
+            raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
+        frame, rgb = latest
+        key = (frame.index, key[1], bbox)
         boxes: tuple[BoxInFrame, ...] = ()
         if bbox:
             boxes = tuple(BoxInFrame(t.id, t.label, t.score, t.box)
                           for t in pipeline.tracker.tracks.values()
                           if t.confirmed and t.last_seen >= frame.time - 1.0)
-        data = await asyncio.to_thread(encode_jpeg, frame.rgb, boxes,
+        data = await asyncio.to_thread(encode_jpeg, rgb, boxes,
                                        height=int(height) if height else None)
         if any(k[0] != frame.index for k in pipeline.jpeg_cache):
             pipeline.jpeg_cache.clear()

@@ -105,9 +105,10 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
     try:
         while True:
             frame = pipeline.latest
-            if frame is not None and frame.rgb is not None and frame is not last:
-                last = frame
-                jpg = await asyncio.to_thread(encode_jpeg, frame.rgb, (), quality=70,
+            latest = await pipeline.latest_rgb() if frame is not last else None
+            if latest is not None:
+                last, rgb = latest
+                jpg = await asyncio.to_thread(encode_jpeg, rgb, (), quality=70,
                                               height=int(height) if height else None)
                 await resp.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                                  f"Content-Length: {len(jpg)}\r\n\r\n".encode() + jpg + b"\r\n")

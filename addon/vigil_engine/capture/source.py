@@ -8,7 +8,9 @@ keep coming) is torn down and reconnected.
 Decoding blocks, so it lives in a thread; frames are handed to the event loop
 with ``call_soon_threadsafe``. Only frames that detection will use are
 converted to RGB at detect resolution (the costly part); the rest are decoded
-(H.264 needs them as references) and dropped.
+(H.264 needs them as references) and dropped. A sampled frame that detection
+does not need travels as the decoder's picture, converted only if someone asks
+to see it (latest.jpg): a quiet camera pays no conversion at all.
 """
 
 from __future__ import annotations
@@ -46,9 +48,6 @@ MAX_DEMUX_ERRORS = 30  # more in the window: the stream is broken, reconnect
 PACE_JUMP = 10.0  # seconds: a bigger step in a file's timestamps restarts its pacing
 
 
-RGB_AT_LEAST_EVERY = 1.0  # seconds: keep latest.jpg fresh even when nothing moves
-
-
 @dataclass(frozen=True, slots=True)
 class Frame:
     camera: str
@@ -56,6 +55,8 @@ class Frame:
     rgb: np.ndarray | None  # detect.height x detect.width x 3, uint8; None if not needed
     index: int
     motion: MotionResult | None = None  # computed in the capture thread from luma
+    # Without rgb: the decoded picture, to convert only if someone wants to see it.
+    picture: av.VideoFrame | None = None
 
 
 @dataclass
@@ -122,7 +123,6 @@ class Capture:
         # One scaler per output format: switching formats on one rebuilds it each time.
         self._grey_fmt = av.video.reformatter.VideoReformatter()
         self._rgb_fmt = av.video.reformatter.VideoReformatter()
-        self._last_rgb = 0.0
         self.rgb_frames = 0
         # Set by the pipeline when tracked objects need looking at (needs RGB).
         self.wants_rgb = True
@@ -292,19 +292,19 @@ class Capture:
                 # Motion on a small luma image straight from the decoder: cheap, and
                 # when nothing moves the full RGB conversion is skipped entirely.
                 motion = self._motion.process_grey(self._luma(vframe))
-            rgb = None
-            if (motion is None or motion.boxes or self.wants_rgb
-                    or now - self._last_rgb >= RGB_AT_LEAST_EVERY):
+            rgb = picture = None
+            if motion is None or motion.boxes or self.wants_rgb:
                 rgb = self._rgb_fmt.reformat(vframe, width=self.detect.width,
                                              height=self.detect.height,
                                              format="rgb24").to_ndarray()
-                self._last_rgb = now
                 self.rgb_frames += 1
+            else:
+                picture = vframe
             self._index += 1
             self.status.frames_sampled += 1
             self.sample_fps.tick()
             self._loop.call_soon_threadsafe(self._on_frame, Frame(self.camera, now, rgb,
-                                                                  self._index, motion))
+                                                                  self._index, motion, picture))
         return got
 
     def _luma(self, vframe: av.VideoFrame) -> np.ndarray:
