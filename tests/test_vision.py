@@ -335,6 +335,18 @@ def test_pieces_of_a_person_are_never_a_second_persons_sighting() -> None:
                           det("person", (648, 340, 712, 520), 0.9)], 64.8, [(0, 0, W, H)])
     assert [t.box for t in upd.new] == [(648, 340, 712, 520)]
     assert len(tracker.tracks) == 2
+    # From the plaza footage (vtest): two people walking together, first seen as one box,
+    # then side by side; and one person in front of another further back (the model's
+    # boxes of them touch). Each is about a person tall, neither is a head: two people.
+    for together, front, second in (
+            ((173, 345, 273, 511), (173, 366, 237, 510), (240, 366, 298, 510)),
+            ((150, 360, 235, 571), (160, 416, 218, 571), (194, 345, 236, 473))):
+        tracker = Tracker(cam)  # type: ignore[arg-type]
+        for k in range(4):
+            tracker.update([det("person", together, 0.9)], 50 + k / 5, [(0, 0, W, H)])
+        upd = tracker.update([det("person", front, 0.9), det("person", second, 0.8)], 50.8,
+                             [(0, 0, W, H)])
+        assert [t.box for t in upd.new] == [second], (together, front, second)
 
 
 def test_a_piece_of_a_person_cut_by_a_region_edge_is_not_a_second_person() -> None:

@@ -33,12 +33,16 @@ FORGET_AFTER = 300.0  # drop an object nobody has looked at for this long
 REFIND_REACH = 1.0
 RESIZE_FACTOR = 2.0  # a box whose area changes more than this between sightings was
 # partly hidden or partly seen (someone walked in front): its centre's jump is no motion
-# Someone walking in front of a person splits them in two for the model (head and
-# shoulders above, the body beside): the object's own sighting is a piece (smaller than it
-# was seen whole), and a sighting nobody claimed that touches it and together with it is no
-# bigger than the object seen whole (the model's boxes of one walker vary: the widest and
-# tallest of its recent whole sightings, this much wider and taller) is its other piece.
+# Someone walking in front of a person splits them in two for the model: head and
+# shoulders above the passer-by, the body beside them. The object's own sighting is a piece
+# (smaller than it was seen whole), and a sighting nobody claimed that touches it is its
+# other piece when one of the two is a head (at most HEAD_PIECE of its height, at the top,
+# at least HEAD_WIDTH of its width) above the other, which reaches down to its feet, and
+# together they are no bigger than the object seen whole (the model's boxes of one walker
+# vary: the widest and tallest of its recent whole sightings, this much wider and taller).
 PIECE_AREA = 0.75
+HEAD_PIECE = 0.45
+HEAD_WIDTH = 0.3
 PIECES_WIDER = 1.5
 PIECES_TALLER = 1.3
 WHOLE_SIGHTINGS = 10
@@ -257,9 +261,10 @@ class Tracker:
         """The confirmed object seen in pieces now of which ``d`` is the other piece.
 
         Never two people: the object's own sighting must be a piece of it (a person seen
-        whole with another's head above them is two people), the two must touch, and
-        together be no bigger than the object seen whole (two people side by side are twice
-        as wide); anyone else starts a track of their own."""
+        whole with another's head above them is two people), the two must touch, one must
+        be a head above the other (two people side by side, or one behind the other, are
+        each about a person tall), and together be no bigger than the object seen whole;
+        anyone else starts a track of their own."""
         best: tuple[int, str] | None = None
         for tid, m in matched.items():
             t = self.tracks[tid]
@@ -270,7 +275,10 @@ class Tracker:
                       max(m.box[1], d.box[1]) - min(m.box[3], d.box[3]))
             both = union(m.box, d.box)
             uw, uh = both[2] - both[0], both[3] - both[1]
-            if (m.area < PIECE_AREA * ww * wh and gap <= 0.1 * wh
+            head, body = sorted((m.box, d.box), key=lambda b: b[3] - b[1])
+            is_head = (head[3] - head[1] <= HEAD_PIECE * wh and head[2] - head[0] >= HEAD_WIDTH * ww
+                       and head[1] - both[1] <= 0.1 * wh and both[3] - body[3] <= 0.05 * wh)
+            if (is_head and m.area < PIECE_AREA * ww * wh and gap <= 0.1 * wh
                     and uw <= PIECES_WIDER * ww and uh <= PIECES_TALLER * wh
                     and (best is None or uw * uh < best[0])):
                 best = (uw * uh, tid)
