@@ -247,8 +247,6 @@ def test_after_max_length_the_follow_on_event_carries_the_person_still_there(
     assert "the lawn" in first["risk"]["summary"]
 
 
-@pytest.mark.xfail(reason="still counts 3 on some runs (fresh-clone CI on a quiet machine, "
-                   "2026-11-30: 19 tracks, '3 people'); issue 10 stays open", strict=False)
 def test_two_people_walking_in_and_out_are_counted_as_two(
         engine: tuple[EngineProcess, PushRecorder]) -> None:
     eng, _ = engine

@@ -44,7 +44,8 @@ def _square_around(box: Sequence[float], min_side: int, width: int, height: int)
     return (x1, y1, x1 + side, y1 + side)
 
 
-def _union(a: Box, b: Box) -> Box:
+def union(a: Box, b: Box) -> Box:
+    """The smallest box holding both."""
     return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
 
 
@@ -70,7 +71,7 @@ def plan_regions(boxes: Iterable[Sequence[float]], width: int, height: int,
                     merged = True
                     break
                 # Merge when a square around both is not much bigger than the pair.
-                candidate = _square_around(_union(a, b), min_side, width, height)
+                candidate = _square_around(union(a, b), min_side, width, height)
                 if box_area(candidate) <= 1.6 * (box_area(a) + box_area(b) - inter):
                     regions[i] = candidate
                     del regions[j]

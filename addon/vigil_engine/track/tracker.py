@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import CameraConfig, ObjectFilter
-from ..detect.regions import intersection, iou
+from ..detect.regions import intersection, iou, union
 from ..detect.types import Box, Detection
 from ..motion.masks import point_in_polygon
 from .zones import Zone
@@ -42,6 +42,19 @@ DOUBT_IOU = 0.5  # a new candidate this close to a remembered place starts doubt
 REFIND_REACH = 1.0
 RESIZE_FACTOR = 2.0  # a box whose area changes more than this between sightings was
 # partly hidden or partly seen (someone walked in front): its centre's jump is no motion
+# Someone walking in front of a person splits them in two for the model: head and
+# shoulders above the passer-by, the body beside them. The object's own sighting is a piece
+# (smaller than it was seen whole), and a sighting nobody claimed that touches it is its
+# other piece when one of the two is a head (at most HEAD_PIECE of its height, at the top,
+# at least HEAD_WIDTH of its width) above the other, which reaches down to its feet, and
+# together they are no bigger than the object seen whole (the model's boxes of one walker
+# vary: the widest and tallest of its recent whole sightings, this much wider and taller).
+PIECE_AREA = 0.75
+HEAD_PIECE = 0.45
+HEAD_WIDTH = 0.3
+PIECES_WIDER = 1.5
+PIECES_TALLER = 1.3
+WHOLE_SIGHTINGS = 10
 
 # Labels that keep an event alive while they stand still (a person lingering
 # at a door matters; a parked car does not).
@@ -64,6 +77,8 @@ class TrackedObject:
     velocity: tuple[float, float] = (0.0, 0.0)
     origin: tuple[float, float] = (0.0, 0.0)
     origin_box: Box = (0, 0, 0, 0)
+    # (width, height) of its recent sightings as a whole (not in pieces)
+    whole: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=WHOLE_SIGHTINGS))
     anchor: tuple[float, float] = (0.0, 0.0)
     anchor_time: float = 0.0
     zones: list[str] = field(default_factory=list)  # where it is now
@@ -197,20 +212,29 @@ class Tracker:
         pairs.sort(reverse=True)
         used_tracks: set[str] = set()
         used_dets: set[int] = set()
-        seen: list[TrackedObject] = []
+        matched: dict[str, Detection] = {}
         for _, tid, i in pairs:
             if tid in used_tracks or i in used_dets:
                 continue
             used_tracks.add(tid)
             used_dets.add(i)
-            t = self.tracks[tid]
-            self._observe(t, dets[i], now)
-            seen.append(t)
+            matched[tid] = dets[i]
         for tid, i in self._refind(dets, now, used_tracks, used_dets):
             used_tracks.add(tid)
             used_dets.add(i)
+            matched[tid] = dets[i]
+        pieced: set[str] = set()
+        for i, d in enumerate(dets):
+            if i not in used_dets and (owner := self._piece_of(d, matched)) is not None:
+                used_dets.add(i)
+                pieced.add(owner)
+                m = matched[owner]
+                matched[owner] = Detection(m.label, max(m.score, d.score),
+                                           union(m.box, d.box), m.region)
+        seen: list[TrackedObject] = []
+        for tid, d in matched.items():
             t = self.tracks[tid]
-            self._observe(t, dets[i], now)
+            self._observe(t, d, now, pieces=tid in pieced)
             seen.append(t)
 
         new: list[TrackedObject] = []
@@ -252,6 +276,33 @@ class Tracker:
         self._doubted = [d for d in self._doubted if d[2] > now]
         return any(label == t.label and iou(box, t.box) >= DOUBT_IOU
                    for label, box, _ in self._doubted)
+
+    def _piece_of(self, d: Detection, matched: dict[str, Detection]) -> str | None:
+        """The confirmed object seen in pieces now of which ``d`` is the other piece.
+
+        Never two people: the object's own sighting must be a piece of it (a person seen
+        whole with another's head above them is two people), the two must touch, one must
+        be a head above the other (two people side by side, or one behind the other, are
+        each about a person tall), and together be no bigger than the object seen whole;
+        anyone else starts a track of their own."""
+        best: tuple[int, str] | None = None
+        for tid, m in matched.items():
+            t = self.tracks[tid]
+            if m.label != d.label or not t.confirmed or not t.whole:
+                continue
+            ww, wh = max(w for w, _ in t.whole), max(h for _, h in t.whole)
+            gap = max(max(m.box[0], d.box[0]) - min(m.box[2], d.box[2]),
+                      max(m.box[1], d.box[1]) - min(m.box[3], d.box[3]))
+            both = union(m.box, d.box)
+            uw, uh = both[2] - both[0], both[3] - both[1]
+            head, body = sorted((m.box, d.box), key=lambda b: b[3] - b[1])
+            is_head = (head[3] - head[1] <= HEAD_PIECE * wh and head[2] - head[0] >= HEAD_WIDTH * ww
+                       and head[1] - both[1] <= 0.1 * wh and both[3] - body[3] <= 0.05 * wh)
+            if (is_head and m.area < PIECE_AREA * ww * wh and gap <= 0.1 * wh
+                    and uw <= PIECES_WIDER * ww and uh <= PIECES_TALLER * wh
+                    and (best is None or uw * uh < best[0])):
+                best = (uw * uh, tid)
+        return best[1] if best else None
 
     def _refind(self, dets: list[Detection], now: float, used_tracks: set[str],
                 used_dets: set[int]) -> list[tuple[str, int]]:
@@ -300,7 +351,13 @@ class Tracker:
         self.tracks.clear()
         return TrackUpdate(now, [], [], removed, [])
 
-    def _observe(self, t: TrackedObject, d: Detection, now: float, first: bool = False) -> None:
+    def _observe(self, t: TrackedObject, d: Detection, now: float, first: bool = False,
+                 pieces: bool = False) -> None:
+        w, h = d.box[2] - d.box[0], d.box[3] - d.box[1]
+        # Its size seen whole: a box that shrank at once is part of it (someone in front);
+        # one that shrinks slowly is walking away. Pieces put together are not its size.
+        if not pieces and (not t.whole or w * h >= 0.7 * t.whole[-1][0] * t.whole[-1][1]):
+            t.whole.append((w, h))
         if not first:
             dt = now - t.last_seen
             ratio = max(d.area, 1) / max(t.area, 1)
