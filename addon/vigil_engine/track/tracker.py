@@ -391,11 +391,15 @@ class Tracker:
         elif now - t.anchor_time >= self.stationary_seconds or (
                 not t.confirmed and t.hits >= DOUBT_HITS and t.anchor_time == t.first_seen):
             t.stationary = True  # still, or a candidate that stays put and stays unsure
-        if not t.path or now - t.path[-1][0] >= PATH_INTERVAL:
+        zones_before, entered_before = t.zones, len(t.entered_zones)
+        self._zones(t, now)
+        # A point a second, and one wherever it entered or left a zone: the path shows
+        # how it got into the zones it is listed in.
+        if (not t.path or now - t.path[-1][0] >= PATH_INTERVAL or t.zones != zones_before
+                or len(t.entered_zones) != entered_before):
             t.path.append((round(now, 2), round(x, 1), round(y, 1)))
             if len(t.path) > PATH_MAX:
                 del t.path[1 : len(t.path) - PATH_MAX + 1]
-        self._zones(t, now)
 
     def _zones(self, t: TrackedObject, now: float) -> None:
         # Time in a zone runs from the first sighting inside and survives the gaps between
