@@ -71,11 +71,17 @@ class FrigateHttp:
         try:
             async with self._get_session().get(self.base + path) as resp:
                 self._check(resp, path)
-                body = await resp.content.read(limit + 1)
-                if len(body) > limit:
-                    raise self._fail(path, "answer too large")
+                # To the end: read(n) returns what has arrived so far, which over a real
+                # network (or from a busy Frigate) is the first piece of the picture.
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._fail(path, "answer too large")
+                    chunks.append(chunk)
                 self._ok()
-                return body, resp.headers.get("Content-Type", "")
+                return b"".join(chunks), resp.headers.get("Content-Type", "")
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
             raise self._fail(path, err or type(err).__name__) from None
 
