@@ -83,7 +83,10 @@ def engine_config(**cameras: Any) -> dict[str, Any]:
                            "objects": ["person"]}},
     }
     return {"api": {"failed_auth_limit": 100000}, "storage": {"check_seconds": 2},
-            "location": {"timezone": "UTC"},
+            # Night around the clock: the risk levels these tests expect (an escalation when
+            # armed away) must not depend on the hour the suite happens to run (it failed
+            # after 06:00 UTC, when the same people score 30 -> 50, both "medium").
+            "location": {"timezone": "UTC", "night": {"start": "00:00", "end": "23:59"}},
             "cameras": {name: {**base, **extra} for name, extra in cameras.items()}}
 
 
