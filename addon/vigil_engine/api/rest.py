@@ -85,17 +85,19 @@ async def latest_jpg(request: web.Request) -> web.Response:
         return await _frigate_latest(engine, name, height)
     pipeline = engine.pipelines[name]
     frame = pipeline.latest
+    if frame is None:
+        raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
     bbox = request.query.get("bbox") in ("1", "true")
     # Many viewers (dashboards, the UI grid, HA) ask for the same frame: encode it once.
-    key = (frame.index if frame else -1, int(height) if height else None, bbox)
+    key = (frame.index, int(height) if height else None, bbox)
     cached = pipeline.jpeg_cache.get(key)
-    if frame is not None and cached is not None:
+    if cached is not None:
         data = cached
     else:
         latest = await pipeline.latest_rgb()
         if latest is None:
             raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
-        frame, rgb = latest
+        frame, rgb = latest  # may be newer than the one looked up
         key = (frame.index, key[1], bbox)
         boxes: tuple[BoxInFrame, ...] = ()
         if bbox:
