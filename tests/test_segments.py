@@ -37,6 +37,10 @@ def test_two_segments_in_one_second_stay_in_their_date_folder(tmp_path: Path,
     root = data / "recordings"
     done: list[Segment] = []
     for _ in range(10):  # until two connections start within one wall-clock second
+        # Footage is placed when it was filmed: half a second of packets that arrive at
+        # once started half a second before they arrived. Start in the middle of a
+        # second, so both connections' footage starts within that second.
+        time.sleep((0.5 - time.time()) % 1.0)
         shutil.rmtree(root, ignore_errors=True)  # no file left by an earlier attempt
         writer = SegmentWriter("yard", root, 60, done.append)
         done.clear()
