@@ -18,7 +18,13 @@ from vigil_engine.capture.source import Frame
 from vigil_engine.config import MotionConfig, parse_config
 from vigil_engine.detect.model import Model
 from vigil_engine.detect.pool import DetectorPool
-from vigil_engine.detect.regions import box_area, intersection, merge_detections, plan_regions
+from vigil_engine.detect.regions import (
+    box_area,
+    intersection,
+    iou,
+    merge_detections,
+    plan_regions,
+)
 from vigil_engine.detect.types import Box, Detection
 from vigil_engine.events.bus import EventBus
 from vigil_engine.events.manager import EventManager
@@ -260,6 +266,34 @@ def test_one_who_walks_out_is_not_the_next_who_walks_in() -> None:
     # A second later someone else walks in at that edge, the other way: a newcomer.
     upd = tracker.update([det("person", (716, 398, 768, 558))], 27.0, [(0, 0, W, H)])
     assert len(upd.new) == 1 and gone not in upd.seen
+
+
+def test_a_parked_car_does_not_become_the_car_parked_beside_it() -> None:
+    """What the model reported on the porch photo (the plaza's two parked cars) in the
+    engine's first second online: the scan saw the big car, the next looks saw it again,
+    then only the one cut by the frame's edge beside it. That is a second car, not the
+    first one driving off (which let a parked car open a people's event)."""
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 5}))  # type: ignore[arg-type]
+    big, edge = (646, 40, 725, 99), (733, 53, 768, 94)
+    for k, box in enumerate([big, (653, 44, 723, 99), (653, 45, 723, 99)]):
+        tracker.update([det("car", box, 0.79)], 1000 + k / 5, [(0, 0, W, H)])
+    (parked,) = tracker.tracks.values()
+    assert parked.confirmed and not parked.relevant
+    upd = tracker.update([det("car", edge, 0.79)], 1000.6, [(468, 0, 768, 300)])
+    assert parked not in upd.seen and [t.box for t in upd.new] == [edge]
+    assert not parked.moved and not any(t.relevant for t in tracker.tracks.values())
+
+
+def test_two_looks_that_came_together_give_a_parked_car_no_speed() -> None:
+    """Two frames that arrived 3.5 ms apart (a stream's first seconds handed over at once):
+    the box's few pixels of jitter between them are no speed of 1000 px/s, and where the
+    car is expected next stays where it is."""
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 5}))  # type: ignore[arg-type]
+    tracker.update([det("car", (646, 40, 725, 98), 0.79)], 1000.0, [(0, 0, W, H)])
+    tracker.update([det("car", (653, 44, 722, 98), 0.84)], 1000.0035, [(0, 0, W, H)])
+    (car,) = tracker.tracks.values()
+    assert car.velocity == (0.0, 0.0)
+    assert iou(car.predicted_box(1000.2), (653, 44, 722, 98)) > 0.9
 
 
 def test_a_passer_by_beside_someone_standing_still_is_a_second_person() -> None:

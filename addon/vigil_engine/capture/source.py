@@ -284,9 +284,13 @@ class Capture:
             self.status.frames_decoded += 1
             self.status.last_frame_time = now
             self.input_fps.tick()
-            if now < self._next_sample:
+            # On the detect.fps cadence, a frame a little early included (input and detect
+            # rates alike jitter); never two samples within half an interval, though frames
+            # come in a burst (a restreamer's buffered seconds at connect, a stalled reader
+            # catching up): the tracker's speeds come from the samples' times.
+            if now < self._next_sample - interval / 4:
                 continue
-            self._next_sample = max(self._next_sample + interval, now - interval / 2)
+            self._next_sample = max(self._next_sample + interval, now + interval * 3 / 4)
             motion = None
             if self._motion is not None:
                 # Motion on a small luma image straight from the decoder: cheap, and

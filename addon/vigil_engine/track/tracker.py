@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import CameraConfig, ObjectFilter
-from ..detect.regions import intersection, iou, union
+from ..detect.regions import box_area, intersection, iou, union
 from ..detect.types import Box, Detection
 from ..motion.masks import point_in_polygon
 from .zones import Zone
@@ -40,6 +40,7 @@ DOUBT_IOU = 0.5  # a new candidate this close to a remembered place starts doubt
 # (seen at the previous look): a sighting whose centre lies within this many box
 # diagonals (the bigger of the two boxes) of where it was expected is it, re-found.
 REFIND_REACH = 1.0
+REFIND_STILL_OVERLAP = 0.5  # of the smaller box, for one that never left its first place
 RESIZE_FACTOR = 2.0  # a box whose area changes more than this between sightings was
 # partly hidden or partly seen (someone walked in front): its centre's jump is no motion
 # Someone walking in front of a person splits them in two for the model: head and
@@ -166,6 +167,7 @@ class Tracker:
         # Re-finding is for one seen at the previous look (not for a still person looked
         # at every few seconds, beside whom a passer-by is someone else).
         self.refind_within = max(1.0, 1.5 / camera.detect.fps)
+        self.min_speed_dt = 0.4 / camera.detect.fps
         self.tracks: dict[str, TrackedObject] = {}
         self.filtered = 0  # detections dropped by score/area/mask filters
         # Places of doubtful candidates that went: (label, box, forget at).
@@ -332,6 +334,11 @@ class Tracker:
                     continue
                 reach = max(_diagonal(pred), _diagonal(d.box), 1.0)
                 dist = _centre_distance(pred, d.box) / reach
+                # One that has not left its first place is re-found only where it is
+                # (a parked car is not the car parked beside it).
+                area = min(box_area(pred), d.area)
+                if not t.moved and intersection(pred, d.box) < REFIND_STILL_OVERLAP * area:
+                    continue
                 if dist <= REFIND_REACH:
                     pairs.append((dist, tid, i))
         pairs.sort()
@@ -361,7 +368,9 @@ class Tracker:
         if not first:
             dt = now - t.last_seen
             ratio = max(d.area, 1) / max(t.area, 1)
-            if dt > 0 and 1 / RESIZE_FACTOR <= ratio <= RESIZE_FACTOR:
+            # Speed over less than half a sampling interval is noise over nothing (two
+            # frames that arrived together): a box's jitter would become a leap.
+            if dt >= self.min_speed_dt and 1 / RESIZE_FACTOR <= ratio <= RESIZE_FACTOR:
                 ocx, ocy = (t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2
                 ncx, ncy = (d.box[0] + d.box[2]) / 2, (d.box[1] + d.box[3]) / 2
                 vx, vy = (ncx - ocx) / dt, (ncy - ocy) / dt
