@@ -494,3 +494,44 @@ async def test_events_are_in_sqlite_before_they_are_announced(tmp_path: Path,
     finally:
         pool.close()
         await asyncio.to_thread(store.close)
+
+
+async def test_a_wobbling_score_does_not_rewrite_snapshots_a_better_view_does(
+        tmp_path: Path) -> None:
+    """In a crowd every person's score wobbles a little from look to look. Each rewrite is
+    two full-frame JPEGs, fsynced: only a clearly better view (10 %) replaces the object's
+    snapshot while it is in view; when it leaves, its best view so far is written."""
+    cam = camera_config(events={"idle_timeout": 30, "max_length": 300})
+    store = Store(tmp_path / "vigil.db")
+    snapshots = SnapshotWriter(tmp_path / "snapshots")
+    manager = EventManager(cam, store, EventBus(), snapshots)  # type: ignore[arg-type]
+    tracker = Tracker(cam)  # type: ignore[arg-type]
+    rgb = np.zeros((H, W, 3), np.uint8)
+    written: list[int] = []  # inode of the object's snapshot after each look
+    try:
+        t, x = 1_790_000_000.0, 100
+        # 8 s of a slowly rising wobble (+7 % in all), then a clearly better view.
+        scores = [0.80 + 0.0015 * i for i in range(40)] + [0.97] * 16 + [0.99]
+        for i, score in enumerate(scores):
+            t, x = t + 0.2, x + 4
+            upd = tracker.update([det("person", (x, 200, x + 60, 360), score)], t,
+                                 [(0, 0, W, H)])
+            await manager.process(Frame("cam", t, rgb, i), upd)
+            ev = manager.current
+            if ev is not None:
+                (oid,) = ev.members
+                path = snapshots.object_path("cam", ev.id, oid)
+                written.append(path.stat().st_ino if path.is_file() else 0)
+        rewrites = [a != b for a, b in itertools.pairwise(written)]
+        # Opened once it walked off its first place; then no rewrite for the wobble, one for
+        # the view 14 % better (at the next 3 s interval).
+        assert sum(rewrites) == 1, written
+        assert written[0] != 0  # written when the event opened
+        before = path.stat().st_ino
+        # Gone: its last look (2 % better than what was written) is its last chance.
+        for k in range(1, 20):
+            upd = tracker.update([], t + k * 0.2, [(0, 0, W, H)])
+            await manager.process(Frame("cam", t + k * 0.2, rgb, 100 + k), upd)
+        assert path.stat().st_ino != before
+    finally:
+        await asyncio.to_thread(store.close)
