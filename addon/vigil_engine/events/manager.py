@@ -290,15 +290,15 @@ class EventManager:
         if rank((best_id, best)) > ev.snapshot_quality * gain:
             jobs.append((None, best))
             ev.snapshot_quality = rank((best_id, best))
-        for oid, frame in candidates:
-            last = oid in departed
-            if departed and not (force or last):
-                continue  # the others wait for the next interval
-            if frame.quality > ev.snapshot_written.get(oid, 0.0) * (1.0 if last else gain):
+        if departed:  # their last chance; the others wait for the next interval
+            objects, need = [c for c in candidates if c[0] in departed], 1.0
+        else:
+            objects, need = candidates, gain
+            ev.last_snapshot = now
+        for oid, frame in objects:
+            if frame.quality > ev.snapshot_written.get(oid, 0.0) * need:
                 jobs.append((oid, frame))
                 ev.snapshot_written[oid] = frame.quality
-        if not departed or force:
-            ev.last_snapshot = now
         if jobs:
             await asyncio.to_thread(self._write_jobs, ev.id, best_id, jobs)
         return True
