@@ -177,8 +177,7 @@ class CameraPipeline:
 
     async def _process(self, frame: Frame) -> None:
         start = time.perf_counter()
-        if frame.rgb is not None or frame.picture is not None:
-            self.latest = frame
+        self.latest = frame  # every sampled frame carries rgb or its decoded picture
         self.stats.frames += 1
         if not self.detect_enabled:
             self._scan_pending = True

@@ -84,9 +84,10 @@ async def latest_jpg(request: web.Request) -> web.Response:
     if name in engine.frigate_cameras:
         return await _frigate_latest(engine, name, height)
     pipeline = engine.pipelines[name]
+    no_frame = ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
     frame = pipeline.latest
     if frame is None:
-        raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
+        raise no_frame
     bbox = request.query.get("bbox") in ("1", "true")
     # Many viewers (dashboards, the UI grid, HA) ask for the same frame: encode it once.
     key = (frame.index, int(height) if height else None, bbox)
@@ -96,7 +97,7 @@ async def latest_jpg(request: web.Request) -> web.Response:
     else:
         latest = await pipeline.latest_rgb()
         if latest is None:
-            raise ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
+            raise no_frame
         frame, rgb = latest  # may be newer than the one looked up
         key = (frame.index, key[1], bbox)
         boxes: tuple[BoxInFrame, ...] = ()

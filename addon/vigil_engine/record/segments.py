@@ -146,8 +146,7 @@ class SegmentWriter:
                 self.audio_note_logged = True
             audio = None
         self._audio = audio
-        self._origin_pts = None
-        self._settling = True
+        self._origin_pts = None  # the first keyframe anchors (and settles) anew
 
     def end(self) -> None:
         """The connection ended: keep what was written as a complete segment."""
