@@ -21,7 +21,7 @@ from .capture.rate import RateMeter
 from .capture.source import Capture, Frame
 from .config import CameraConfig
 from .detect.pool import DetectorPool
-from .detect.regions import plan_regions
+from .detect.regions import look_around_tiles, plan_regions
 from .detect.types import Box
 from .events.bus import EventBus
 from .events.manager import EventManager
@@ -35,14 +35,6 @@ from .store.db import Store
 from .track.tracker import Tracker
 
 _LOGGER = logging.getLogger(__name__)
-
-def look_around_tiles(width: int, height: int) -> list[Box]:
-    """The whole frame, plus its corner squares so distant people keep their size."""
-    side = min(width, height)
-    return [(0, 0, width, height)] + [
-        (x, y, x + side, y + side) for x in sorted({0, width - side})
-        for y in sorted({0, height - side})]
-
 
 RecorderFactory = Callable[[CameraConfig, ActivityLog, asyncio.AbstractEventLoop], Recorder]
 

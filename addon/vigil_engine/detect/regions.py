@@ -86,6 +86,14 @@ def plan_regions(boxes: Iterable[Sequence[float]], width: int, height: int,
     return regions
 
 
+def look_around_tiles(width: int, height: int) -> list[Box]:
+    """The whole frame, plus its corner squares so distant people keep their size."""
+    side = min(width, height)
+    return [(0, 0, width, height)] + [
+        (x, y, x + side, y + side) for x in sorted({0, width - side})
+        for y in sorted({0, height - side})]
+
+
 def cut_sides(det: Detection, width: int, height: int) -> tuple[bool, bool, bool, bool]:
     """Which sides (left, top, right, bottom) of ``det`` its region's edge cut off: the box
     ends at a region edge that lies inside the frame, so the object may go on beyond it."""
