@@ -38,8 +38,8 @@ from tests.support.engine import EngineProcess
 from tests.support.rtsp import FFMPEG, RtspCamera
 from vigil_engine.config import parse_config
 from vigil_engine.detect.model import Model
+from vigil_engine.detect.planner import LookPlanner
 from vigil_engine.detect.pool import DetectorPool
-from vigil_engine.detect.regions import plan_regions
 from vigil_engine.detect.types import Box
 from vigil_engine.motion.detector import MotionDetector
 from vigil_engine.track.tracker import Tracker
@@ -484,6 +484,7 @@ async def _pipeline(frames: list[av.VideoFrame], data_dir: Path) -> dict[str, fl
         motion = MotionDetector(cam.detect.width, cam.detect.height, cam.motion)
         lw, lh = motion.grid_size
         tracker = Tracker(cam)
+        planner = LookPlanner(W, H, pool.input_size, fps)
         clock = time.time()  # samples are 1/fps apart on the tracker's clock
         last_rgb = -1e9
         n_regions = n_runs = n_motion = n_rgb = 0
@@ -501,9 +502,8 @@ async def _pipeline(frames: list[av.VideoFrame], data_dir: Path) -> dict[str, fl
             n_rgb += 1
             regions: list[Box] = []
             detections = []
-            look_at = tracker.look_at(result.boxes, now)
-            if look_at:
-                regions = plan_regions(look_at, W, H, pool.input_size)
+            regions = planner.plan(result.boxes, *tracker.due_looks(now), now)
+            if regions:
                 detections = await pool.detect(rgb, regions, min_score, labels)
                 n_runs += 1
                 n_regions += len(regions)

@@ -9,9 +9,9 @@ The reference runs the same model on every frame of the clip over a grid of
 overlapping model-sized tiles at native scale plus the whole frame squeezed
 (so people taller than a tile are found too), and follows the detections with
 the engine's own tracker (same confirmation rules). The pipeline under test is
-the engine's per-sample path at ``detect.fps``: motion on luma, regions around
-motion and tracked objects, the connect scan, the detector pool, the tracker,
-cadence included.
+the engine's per-sample path at ``detect.fps``: motion on luma, the look planner's
+squares around motion and tracked objects (its budget included), the connect scan,
+the detector pool, the tracker, cadence included.
 
 A reference track counts when it is a person or a vehicle at least
 ``--min-height`` px tall at some point; it is *found* when a confirmed pipeline
@@ -42,8 +42,9 @@ import av
 
 from vigil_engine.config import CameraConfig, parse_config
 from vigil_engine.detect.model import MODEL_NAME, default_model_dir
+from vigil_engine.detect.planner import LookPlanner
 from vigil_engine.detect.pool import DetectorPool
-from vigil_engine.detect.regions import iou, look_around_tiles, plan_regions
+from vigil_engine.detect.regions import iou, look_around_tiles
 from vigil_engine.detect.types import Box, Detection
 from vigil_engine.motion.detector import MotionDetector
 from vigil_engine.track.tracker import Tracker
@@ -167,6 +168,7 @@ async def pipeline(path: Path, cam: CameraConfig, pool: DetectorPool, rate: floa
     motion = MotionDetector(w, h, cam.motion)
     lw, lh = motion.grid_size
     tracker = Tracker(cam)
+    planner = LookPlanner(w, h, pool.input_size, cam.detect.fps)
     every = max(1, round(rate / cam.detect.fps))
     out: dict[str, Track] = {}
     samples = runs = regions = 0
@@ -184,10 +186,9 @@ async def pipeline(path: Path, cam: CameraConfig, pool: DetectorPool, rate: floa
             continue
         rgb = vf.to_ndarray(format="rgb24", width=w, height=h)
         last_rgb = now
-        look_at = tracker.look_at(result.boxes, now)
         scan = look_around_tiles(w, h) if samples == 1 else []  # the engine's connect scan
-        planned: list[Box] = scan + (plan_regions(look_at, w, h, pool.input_size)
-                                     if look_at else [])
+        planner.looked(scan, now)
+        planned: list[Box] = scan + planner.plan(result.boxes, *tracker.due_looks(now), now)
         dets: list[Detection] = []
         if planned:
             dets = await pool.detect(rgb, planned, min_score, labels)

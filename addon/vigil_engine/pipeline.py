@@ -20,8 +20,9 @@ import numpy as np
 from .capture.rate import RateMeter
 from .capture.source import Capture, Frame
 from .config import CameraConfig
+from .detect.planner import LookPlanner
 from .detect.pool import DetectorPool
-from .detect.regions import look_around_tiles, plan_regions
+from .detect.regions import look_around_tiles
 from .detect.types import Box
 from .events.bus import EventBus
 from .events.manager import EventManager
@@ -59,6 +60,8 @@ class CameraPipeline:
         self.pool = pool
         self.motion = MotionDetector(camera.detect.width, camera.detect.height, camera.motion)
         self.tracker = Tracker(camera)
+        self.planner = LookPlanner(camera.detect.width, camera.detect.height, pool.input_size,
+                                   camera.detect.fps)
         self.events = EventManager(camera, store, bus, snapshots, risk)
         self.stats = PipelineStats()
         self.detect_fps = RateMeter()
@@ -190,13 +193,13 @@ class CameraPipeline:
         regions: list[Box] = []
         detections = []
         if self.detect_enabled and frame.rgb is not None:
-            look_at = self.tracker.look_at(motion.boxes, frame.time)
             h, w = frame.rgb.shape[:2]
             scan = self._watched_tiles(w, h) if self._scan_pending else []
             self._scan_pending = False
-            if look_at or scan:
-                regions = scan + (plan_regions(look_at, w, h, self.pool.input_size)
-                                  if look_at else [])
+            self.planner.looked(scan, frame.time)
+            regions = scan + self.planner.plan(motion.boxes, *self.tracker.due_looks(frame.time),
+                                               frame.time)
+            if regions:
                 detections = await self.pool.detect(frame.rgb, regions, self._min_score,
                                                     self._labels)
                 self.stats.detect_runs += 1

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from .types import Box, Detection
 
 MARGIN = 1.3
-MAX_REGIONS = 4
+MAX_REGIONS = 4  # inferences per sample and camera, at most
 CUT_EDGE = 0.03  # of a region's side: a box ending this close to an inner region edge was cut
 PART_OVERLAP = 0.3  # of a cut box's area inside another box of its label: a piece of it
 
@@ -51,7 +51,8 @@ def union(a: Box, b: Box) -> Box:
 
 def plan_regions(boxes: Iterable[Sequence[float]], width: int, height: int,
                  model_size: int = 300) -> list[Box]:
-    """Squares to run the model on, merged where they overlap, at most MAX_REGIONS."""
+    """Squares around ``boxes``, merged where they overlap (how many of them to look at
+    in one sample is the planner's choice)."""
     min_side = min(model_size, width, height)
     regions = [_square_around(b, min_side, width, height) for b in boxes]
     merged = True
@@ -79,10 +80,6 @@ def plan_regions(boxes: Iterable[Sequence[float]], width: int, height: int,
                     break
             if merged:
                 break
-    if len(regions) > MAX_REGIONS:
-        # Too much to look at piecemeal: one squeezed full frame plus the biggest squares.
-        regions.sort(key=box_area, reverse=True)
-        regions = [(0, 0, width, height), *regions[: MAX_REGIONS - 1]]
     return regions
 
 

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import CameraConfig, ObjectFilter
-from ..detect.regions import box_area, intersection, iou, union
+from ..detect.regions import box_area, cut_sides, intersection, iou, union
 from ..detect.types import Box, Detection
 from ..motion.masks import point_in_polygon
 from .zones import Zone
@@ -180,20 +180,22 @@ class Tracker:
         x, y = det.bottom_center
         return not any(point_in_polygon(x, y, poly) for poly in f.mask)
 
-    def regions_to_check(self, now: float) -> list[Box]:
-        """Boxes of objects worth looking at even without motion around them."""
-        boxes: list[Box] = []
+    def due_looks(self, now: float) -> tuple[list[Box], list[Box]]:
+        """Where objects worth a look without motion around them are expected: candidates
+        not yet confirmed (each look counts towards reporting them), and the others."""
+        doubtful: list[Box] = []
+        known: list[Box] = []
         for t in self.tracks.values():
             if not t.stationary:
-                boxes.append(t.predicted_box(now))
+                (known if t.confirmed else doubtful).append(t.predicted_box(now))
             elif now - t.last_checked >= STATIONARY_RECHECK:
-                boxes.append(t.box)
-        return boxes
+                known.append(t.box)
+        return doubtful, known
 
-    def look_at(self, motion: list[Box], now: float) -> list[Box]:
-        """Where detection must look now: every motion box and every object due a look
-        (one place, so the engine, the benchmarks and the recall figure agree)."""
-        return [*motion, *self.regions_to_check(now)]
+    def regions_to_check(self, now: float) -> list[Box]:
+        """Boxes of objects worth looking at even without motion around them."""
+        doubtful, known = self.due_looks(now)
+        return doubtful + known
 
     def update(self, detections: list[Detection], now: float,
                checked: list[Box]) -> TrackUpdate:
@@ -236,7 +238,7 @@ class Tracker:
         seen: list[TrackedObject] = []
         for tid, d in matched.items():
             t = self.tracks[tid]
-            self._observe(t, d, now, pieces=tid in pieced)
+            self._observe(t, self._past_the_cut(t, d, now), now, pieces=tid in pieced)
             seen.append(t)
 
         new: list[TrackedObject] = []
@@ -272,6 +274,23 @@ class Tracker:
                 if not t.confirmed and t.stationary:
                     self._doubted.append((t.label, t.box, now + DOUBT_MEMORY))
         return TrackUpdate(now, seen, new, removed, list(self.tracks.values()))
+
+    def _past_the_cut(self, t: TrackedObject, d: Detection, now: float) -> Detection:
+        """``d`` where its region's edge cut it, reaching as far past that edge as ``t``
+        is expected to: the model did not see that part, so it has not changed. (A square
+        that cuts a parked car in half otherwise makes the car 'move' into a people's
+        event.)"""
+        cut = cut_sides(d, self.camera.detect.width, self.camera.detect.height)
+        if not any(cut):
+            return d
+        x1, y1, x2, y2 = d.box
+        rx1, ry1, rx2, ry2 = d.region
+        px1, py1, px2, py2 = t.predicted_box(now)
+        box = (min(x1, px1) if cut[0] and px1 < rx1 else x1,
+               min(y1, py1) if cut[1] and py1 < ry1 else y1,
+               max(x2, px2) if cut[2] and px2 > rx2 else x2,
+               max(y2, py2) if cut[3] and py2 > ry2 else y2)
+        return d if box == d.box else Detection(d.label, d.score, box, d.region)
 
     def _was_doubted(self, t: TrackedObject, now: float) -> bool:
         """A new candidate where a doubtful one stood: doubtful from the start."""

@@ -1,0 +1,97 @@
+"""The look planner: a crowd costs fewer inferences, and nobody waits for a look.
+
+Boxes stand in for motion and tracked people at the project footage's frame size
+(768x576, model input 300); the recall bench (scripts/bench_recall.py) measures the
+same planner on the real footage against an exhaustive search.
+"""
+
+from __future__ import annotations
+
+from vigil_engine.detect.planner import MAX_REGIONS, LookPlanner
+from vigil_engine.detect.regions import box_area, intersection
+from vigil_engine.detect.types import Box
+
+W, H, MODEL, FPS = 768, 576, 300, 5.0
+WHOLE: Box = (0, 0, W, H)
+
+
+def people(xs: range, ys: range) -> list[Box]:
+    """Walkers' motion boxes, 24x50 px, on a grid."""
+    return [(x, y, x + 24, y + 50) for y in ys for x in xs]
+
+
+def seen_close(box: Box, regions: list[Box]) -> bool:
+    """Inside a square the model saw at (near) native scale."""
+    return any(r != WHOLE and intersection(box, r) == box_area(box) for r in regions)
+
+
+def test_a_crowd_costs_fewer_looks_and_every_part_is_seen_every_other_sample() -> None:
+    planner = LookPlanner(W, H, MODEL, FPS)
+    # Four groups far apart: four squares, each with people moving in it.
+    crowd = [(x, y, x + 24, y + 50) for x in (40, 600) for y in (40, 460)]
+    plans = [planner.plan(crowd, [], [], i / FPS) for i in range(50)]  # 10 s
+    last_seen = dict.fromkeys(crowd, -1)
+    for i, regions in enumerate(plans):
+        for b in crowd:
+            if seen_close(b, regions):
+                last_seen[b] = i
+            assert i - last_seen[b] <= 1, f"{b} unseen for two samples at sample {i}"
+    # Each square on every sample was four inferences per sample (it was: a squeezed
+    # whole frame plus the three biggest squares, every sample).
+    assert sum(len(r) for r in plans) / len(plans) <= 3.3
+    # The whole frame, squeezed, once a second (for people too big for the squares).
+    assert [i for i, r in enumerate(plans) if WHOLE in r] == list(range(0, 50, 5))
+
+
+def test_in_a_crowd_everywhere_no_part_waits_long() -> None:
+    planner = LookPlanner(W, H, MODEL, FPS)
+    crowd = people(range(20, 740, 120), range(40, 520, 160))  # 24 people, everywhere
+    plans = [planner.plan(crowd, [], [], i / FPS) for i in range(50)]
+    last_seen = dict.fromkeys(crowd, -1)
+    for i, regions in enumerate(plans):
+        assert len(regions) <= MAX_REGIONS
+        for b in crowd:
+            if seen_close(b, regions):
+                last_seen[b] = i
+            # The squeezed whole frame plus three squares on every sample left most of
+            # these people unlooked-at for as long as the crowd stayed.
+            assert i - last_seen[b] <= 3, f"{b} unseen for four samples at sample {i}"
+
+
+def test_someone_walking_into_a_quiet_part_is_looked_at_at_once() -> None:
+    planner = LookPlanner(W, H, MODEL, FPS)
+    crowd = people(range(0, 360, 90), range(40, 520, 120))  # the left half is busy
+    for i in range(15):
+        planner.plan(crowd, [], [], i / FPS)
+    newcomer: Box = (700, 300, 730, 370)  # the first motion on the right for 3 s
+    regions = planner.plan([*crowd, newcomer], [], [], 15 / FPS)
+    assert seen_close(newcomer, regions)
+
+
+def test_a_candidate_not_yet_confirmed_is_looked_at_on_every_sample() -> None:
+    planner = LookPlanner(W, H, MODEL, FPS)
+    crowd = people(range(0, 740, 120), range(40, 520, 160))
+    candidate: Box = (400, 250, 424, 300)
+    for i in range(20):
+        regions = planner.plan(crowd, [candidate], [], i / FPS)
+        assert seen_close(candidate, regions), f"candidate skipped at sample {i}"
+
+
+def test_a_quiet_camera_is_looked_at_on_every_sample() -> None:
+    planner = LookPlanner(W, H, MODEL, FPS)
+    for i in range(50):
+        walker: Box = (10 + 12 * i, 300, 40 + 12 * i, 380)
+        parked: Box = (600, 40, 700, 100)
+        regions = planner.plan([walker], [], [parked] if i % 25 == 0 else [], i / FPS)
+        assert seen_close(walker, regions)
+        assert WHOLE not in regions  # nothing to squeeze the whole frame for
+        assert len(regions) <= 2
+
+
+def test_a_squeezed_look_does_not_count_as_seeing_small_people() -> None:
+    planner = LookPlanner(W, H, MODEL, FPS)
+    planner.looked([WHOLE], 0.0)  # a connect scan's squeezed frame
+    walker: Box = (100, 100, 124, 150)
+    assert planner.unseen_for(walker, 0.2) == float("inf")
+    planner.looked([(0, 0, 300, 300)], 0.2)
+    assert abs(planner.unseen_for(walker, 0.4) - 0.2) < 1e-9
