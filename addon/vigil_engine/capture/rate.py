@@ -22,9 +22,11 @@ class RateMeter:
 
     @property
     def rate(self) -> float:
+        """Ticks per second over the window. Read from another thread than ``tick``'s, so
+        it reads a copy and leaves trimming to ``tick``."""
         now = time.monotonic()
-        self._trim(now)
-        if len(self._ticks) < 2:
+        ticks = [t for t in tuple(self._ticks) if now - t <= self.window]
+        if len(ticks) < 2:
             return 0.0
-        span = max(now - self._ticks[0], 1e-6)
-        return (len(self._ticks) - 1) / span if span > 0.5 else 0.0
+        span = max(now - ticks[0], 1e-6)
+        return (len(ticks) - 1) / span if span > 0.5 else 0.0

@@ -52,10 +52,13 @@ class MotionDetector:
 
     @property
     def motion_percent(self) -> float:
-        """Share of recent frames that had motion (for status and metrics)."""
-        if not self._recent:
+        """Share of recent frames that had motion (for status and metrics). Read on the
+        loop while the capture thread appends: copied in one step (under the GIL), never
+        iterated item by item ("deque mutated during iteration" was a 500 on /api/cameras)."""
+        recent = tuple(self._recent)
+        if not recent:
             return 0.0
-        return 100.0 * sum(1 for c in self._recent if c > 0) / len(self._recent)
+        return 100.0 * sum(1 for c in recent if c > 0) / len(recent)
 
     @property
     def grid_size(self) -> tuple[int, int]:
