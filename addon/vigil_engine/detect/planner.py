@@ -38,8 +38,8 @@ class LookPlanner:
                  budget: int = BUDGET) -> None:
         self.width, self.height, self.model_size = width, height, model_size
         self.budget = budget
-        # A square left out of one sample is due at the next one.
-        self.revisit = 1.5 / fps
+        self.interval = 1.0 / fps
+        self._last_plan = -math.inf
         self._seen = np.full((math.ceil(height / CELL), math.ceil(width / CELL)), -math.inf)
         self._whole_frame = -math.inf
 
@@ -70,6 +70,12 @@ class LookPlanner:
              now: float) -> list[Box]:
         """Squares to look at now, around motion, unconfirmed candidates and known
         objects due a look; they are noted as looked at."""
+        # A square left out of the previous sample is due now. Counted in samples, not
+        # seconds: when the engine falls behind (samples further apart), a time rule
+        # would make every square due on every sample and make it fall further behind.
+        gap = now - self._last_plan
+        self._last_plan = now
+        revisit = 1.5 * max(self.interval, gap if gap < NEW_AFTER else self.interval)
         boxes = [*motion, *doubtful, *known]
         if not boxes:
             return []
@@ -86,7 +92,7 @@ class LookPlanner:
                 urgent[k] = True
         order = sorted(range(len(squares)), key=lambda j: (urgent[j], waited[j]), reverse=True)
         chosen = [squares[j] for n, j in enumerate(order)
-                  if n < self.budget or urgent[j] or waited[j] >= self.revisit]
+                  if n < self.budget or urgent[j] or waited[j] >= revisit]
         whole: list[Box] = []
         if len(squares) > self.budget and now - self._whole_frame >= WHOLE_FRAME_EVERY:
             self._whole_frame = now
