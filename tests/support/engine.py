@@ -118,6 +118,13 @@ class EngineProcess:
 
     def json(self, path: str) -> Any:
         resp = self.get(path)
+        if resp.status >= 500:
+            # "see engine log": the log goes with the temporary folder, so bring its
+            # traceback along (the 32-camera bench once lost one this way).
+            log = self.log()
+            start = log.rfind("Traceback")
+            raise AssertionError((path, resp.status, resp.body[:300],
+                                  log[start:start + 4000] if start >= 0 else log[-2000:]))
         assert resp.status == 200, (path, resp.status, resp.body[:300])
         return resp.json()
 

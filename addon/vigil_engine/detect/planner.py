@@ -3,9 +3,9 @@
 A crowd keeps motion everywhere. Looking at every square around it on every sample
 cost 3.8 inferences per sample on the project's busy footage. Someone looked at
 0.2 s ago has not gone anywhere the tracker cannot follow. So a busy camera looks at
-a few squares per sample, picked by how long their pixels have gone unseen, and
-every part of the scene still gets a look at least every other sample. These never
-wait:
+a few squares per sample, picked by how long their pixels have gone unseen: a square
+left out of one sample is due at the next (when more are due than MAX_REGIONS, those
+that waited longest go first). These never wait:
 - motion where the model has not looked for a while (someone walking into a quiet
   part of the scene);
 - candidates not yet confirmed (a person is reported only after a few sightings);
