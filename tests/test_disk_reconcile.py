@@ -105,6 +105,10 @@ def test_periodic_reconcile_makes_index_and_quota_agree_with_the_disk(
 
         # Recording went on through it: segments written since are indexed as usual,
         # and the segment being written was left alone.
+        # A segment ends when it was filmed, up to a segment (2 s) before the reconcile
+        # that was just seen: wait for the next one rather than race it.
+        eng.wait_for(lambda: eng.camera("yard")["record"]["last_segment_end"]
+                     > tampered + ORPHAN_GRACE, 15, what="a segment indexed after the reconcile")
         cam = eng.camera("yard")
         assert cam["status"] == "online" and cam["stats"]["reconnects"] == 0
         assert cam["record"]["errors"] == 0
