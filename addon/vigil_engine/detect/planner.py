@@ -1,15 +1,19 @@
 """Which squares the model looks at in this sample: the most overdue first, within a budget.
 
 A crowd keeps motion everywhere. Looking at every square around it on every sample
-cost 3.8 inferences per sample on the project's busy footage. Someone looked at
-0.2 s ago has not gone anywhere the tracker cannot follow. So a busy camera looks at
-a few squares per sample, picked by how long their pixels have gone unseen: a square
-left out of one sample is due at the next (when more are due than MAX_REGIONS, those
-that waited longest go first). These never wait:
-- motion where the model has not looked for a while (someone walking into a quiet
-  part of the scene);
+cost 3.8 inferences per sample on the project's busy footage. Someone the tracker
+follows has not gone anywhere it cannot follow between two looks: it predicts where
+they walk and re-finds them at the next look. So a busy camera looks at a budget of
+squares per sample, those whose pixels have gone unseen longest, and any square
+unseen for a few samples (when more are due than MAX_REGIONS, those that waited
+longest go first). With a few people (two crossing, one half hiding the other) each
+look decides whose track is whose: two squares per sample, each seen every other
+sample. A crowd (CROWD tracked objects or more) gets one square per sample, each seen
+within four samples (0.8 s at 5 fps). These never wait:
+- motion where the model has not looked for a while and that no tracked object
+  explains (someone walking into a quiet part of the scene);
 - candidates not yet confirmed (a person is reported only after a few sightings);
-- a camera with no more squares than the budget, looked at on every sample as before.
+- a camera with at most QUIET squares (a person or two), looked at on every sample.
 Once a second a busy camera also looks at the whole frame, squeezed: it finds people
 too big for the squares (close to the camera) and objects that stand still.
 """
@@ -21,12 +25,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .regions import MAX_REGIONS, intersection, plan_regions
+from .regions import MAX_REGIONS, box_area, intersection, plan_regions
 from .types import Box
 
 CELL = 16  # px: the grain of "when did the model last look here"
-BUDGET = 2  # squares per sample a busy camera always gets
+QUIET = 2  # a camera with no more squares than this gets them all on every sample
+CROWD = 4  # tracked objects from which a camera is a crowd
+# Squares per sample a busy camera always gets, and after how many samples unseen a
+# square is due: a few people (crossing, one half hiding the other) are looked at
+# closely, as each look decides whose track is whose; a crowd at a third of the cost.
+BUDGET, KNOWN_EVERY = 2, 1.5
+CROWD_BUDGET, CROWD_KNOWN_EVERY = 1, 3.5
 NEW_AFTER = 1.0  # s: motion where the model has not looked for this long is new
+EXPLAINED = 0.5  # of a motion box inside a tracked object's expected box: that object moved
 WHOLE_FRAME_EVERY = 1.0  # s: the squeezed whole frame, on a busy camera
 LOOKS_CLOSE = 1.5  # a square up to this times the model input still shows small people
 
@@ -34,10 +45,8 @@ LOOKS_CLOSE = 1.5  # a square up to this times the model input still shows small
 class LookPlanner:
     """Remembers when the model last looked at each part of one camera's frame."""
 
-    def __init__(self, width: int, height: int, model_size: int, fps: float,
-                 budget: int = BUDGET) -> None:
+    def __init__(self, width: int, height: int, model_size: int, fps: float) -> None:
         self.width, self.height, self.model_size = width, height, model_size
-        self.budget = budget
         self.interval = 1.0 / fps
         self._last_plan = -math.inf
         self._seen = np.full((math.ceil(height / CELL), math.ceil(width / CELL)), -math.inf)
@@ -70,16 +79,19 @@ class LookPlanner:
              now: float) -> list[Box]:
         """Squares to look at now, around motion, unconfirmed candidates and known
         objects due a look; they are noted as looked at."""
-        # A square left out of the previous sample is due now. Counted in samples, not
+        # A square unseen for KNOWN_EVERY samples is due now. Counted in samples, not
         # seconds: when the engine falls behind (samples further apart), a time rule
         # would make every square due on every sample and make it fall further behind.
         gap = now - self._last_plan
         self._last_plan = now
-        revisit = 1.5 * max(self.interval, gap if gap < NEW_AFTER else self.interval)
+        crowd = len(doubtful) + len(known) >= CROWD
+        budget, every = (CROWD_BUDGET, CROWD_KNOWN_EVERY) if crowd else (BUDGET, KNOWN_EVERY)
+        revisit = every * max(self.interval, gap if gap < NEW_AFTER else self.interval)
         boxes = [*motion, *doubtful, *known]
         if not boxes:
             return []
         squares = plan_regions(boxes, self.width, self.height, self.model_size)
+        tracked = [*doubtful, *known]
         waited = [0.0] * len(squares)
         urgent = [False] * len(squares)
         for i, box in enumerate(boxes):
@@ -87,17 +99,25 @@ class LookPlanner:
             age = self.unseen_for(box, now)
             waited[k] = max(waited[k], age)
             if i < len(motion):
-                urgent[k] = urgent[k] or age >= NEW_AFTER
+                urgent[k] = urgent[k] or (age >= NEW_AFTER and not _explained(box, tracked))
             elif i < len(motion) + len(doubtful):
                 urgent[k] = True
         order = sorted(range(len(squares)), key=lambda j: (urgent[j], waited[j]), reverse=True)
+        quiet = len(squares) <= QUIET
         chosen = [squares[j] for n, j in enumerate(order)
-                  if n < self.budget or urgent[j] or waited[j] >= revisit]
+                  if quiet or n < budget or urgent[j] or waited[j] >= revisit]
         whole: list[Box] = []
-        if len(squares) > self.budget and now - self._whole_frame >= WHOLE_FRAME_EVERY:
+        if not quiet and now - self._whole_frame >= WHOLE_FRAME_EVERY:
             self._whole_frame = now
             whole = [(0, 0, self.width, self.height)]
         # What is left out has waited longest at the next sample.
         chosen = chosen[:MAX_REGIONS - len(whole)]
         self.looked(chosen, now)
         return whole + chosen
+
+
+def _explained(motion: Box | Sequence[float], tracked: Sequence[Box]) -> bool:
+    """Most of ``motion`` lies where a tracked object is expected: it is that object
+    walking on, which its square's turn will cover, not someone new."""
+    need = EXPLAINED * box_area(motion)
+    return any(intersection(motion, t) >= need for t in tracked)

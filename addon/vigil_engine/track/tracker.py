@@ -187,7 +187,10 @@ class Tracker:
         known: list[Box] = []
         for t in self.tracks.values():
             if not t.stationary:
-                (known if t.confirmed else doubtful).append(t.predicted_box(now))
+                # A candidate looked for and not found is likelier a ghost than a person:
+                # it waits its turn like the others until it is seen again or dropped.
+                sure = t.confirmed or t.missing_since is not None
+                (known if sure else doubtful).append(t.predicted_box(now))
             elif now - t.last_checked >= STATIONARY_RECHECK:
                 known.append(t.box)
         return doubtful, known
