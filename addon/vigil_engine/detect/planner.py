@@ -39,6 +39,7 @@ CROWD_BUDGET, CROWD_KNOWN_EVERY = 1, 3.5
 NEW_AFTER = 1.0  # s: motion where the model has not looked for this long is new
 EXPLAINED = 0.5  # of a motion box inside a tracked object's expected box: that object moved
 WHOLE_FRAME_EVERY = 1.0  # s: the squeezed whole frame, on a busy camera
+PAUSE = 3.0  # s between samples planned: a pause in activity, not the camera's pace
 LOOKS_CLOSE = 1.5  # a square up to this times the model input still shows small people
 
 
@@ -49,6 +50,7 @@ class LookPlanner:
         self.width, self.height, self.model_size = width, height, model_size
         self.interval = 1.0 / fps
         self._last_plan = -math.inf
+        self._pace = self.interval  # s between samples, lately (more when behind)
         self._seen = np.full((math.ceil(height / CELL), math.ceil(width / CELL)), -math.inf)
         self._whole_frame = -math.inf
 
@@ -75,18 +77,27 @@ class LookPlanner:
             if region[2] - region[0] <= LOOKS_CLOSE * self.model_size:
                 self._seen[self._cells(region)] = now
 
+    def _pace_of(self, now: float) -> float:
+        """Seconds between this camera's samples lately: the detect interval, or more
+        when the engine falls behind."""
+        gap = now - self._last_plan
+        self._last_plan = now
+        if gap < PAUSE:
+            self._pace += 0.3 * (gap - self._pace)
+        return max(self.interval, self._pace)
+
     def plan(self, motion: Sequence[Box], doubtful: Sequence[Box], known: Sequence[Box],
              now: float) -> list[Box]:
         """Squares to look at now, around motion, unconfirmed candidates and known
         objects due a look; they are noted as looked at."""
-        # A square unseen for KNOWN_EVERY samples is due now. Counted in samples, not
-        # seconds: when the engine falls behind (samples further apart), a time rule
-        # would make every square due on every sample and make it fall further behind.
-        gap = now - self._last_plan
-        self._last_plan = now
+        # Due after so many samples, not seconds: when the engine falls behind (samples
+        # further apart), a rule in seconds would make every square due on every sample,
+        # each sample would cost the most it may, and the engine would fall further behind
+        # (32 cameras on two cores: busy cameras at 3.3 looks per sample, 1 sample a second).
+        pace = self._pace_of(now)
         crowd = len(doubtful) + len(known) >= CROWD
         budget, every = (CROWD_BUDGET, CROWD_KNOWN_EVERY) if crowd else (BUDGET, KNOWN_EVERY)
-        revisit = every * max(self.interval, gap if gap < NEW_AFTER else self.interval)
+        revisit = every * pace
         boxes = [*motion, *doubtful, *known]
         if not boxes:
             return []
@@ -107,7 +118,7 @@ class LookPlanner:
         chosen = [squares[j] for n, j in enumerate(order)
                   if quiet or n < budget or urgent[j] or waited[j] >= revisit]
         whole: list[Box] = []
-        if not quiet and now - self._whole_frame >= WHOLE_FRAME_EVERY:
+        if not quiet and now - self._whole_frame >= WHOLE_FRAME_EVERY * pace / self.interval:
             self._whole_frame = now
             whole = [(0, 0, self.width, self.height)]
         # What is left out has waited longest at the next sample.
