@@ -81,6 +81,10 @@ class Settings:
     invokes: int = 200
     warmup_invokes: int = 20
     warm_s: float = 5.0
+    # An idle camera is one that has settled: for its first seconds it follows what it
+    # found at connect (parked cars) closely until they are known to stand still
+    # (detect.stationary_seconds, 10 s). Start-up is not idling.
+    settle_s: float = 30.0
     window_s: float = 20.0
     pipeline_frames: int = 300
     multi_s: float = 20.0
@@ -88,7 +92,7 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         """Short windows: checks the bench works end to end in ~1.5 minutes."""
-        return cls(invokes=40, warmup_invokes=5, warm_s=2.0, window_s=6.0,
+        return cls(invokes=40, warmup_invokes=5, warm_s=2.0, settle_s=15.0, window_s=6.0,
                    pipeline_frames=60, multi_s=8.0)
 
 
@@ -428,10 +432,11 @@ def measure_floor(url: str, warm_s: float, window_s: float) -> tuple[CpuWindow, 
 
 def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
     """Engine (one camera, 5 detect fps) vs the decode floor, one after the other."""
+    warm = s.settle_s if scene == "idle" else s.warm_s
     print(f"\n[2/4] CPU, {scene} scene: engine vs decode floor "
-          f"({s.window_s:.0f} s windows after {s.warm_s:.0f} s warm-up)", flush=True)
+          f"({s.window_s:.0f} s windows after {warm:.0f} s warm-up)", flush=True)
     with RtspCamera(ts) as cam:
-        run = measure_engine({"cam": cam.url}, s.warm_s, s.window_s)
+        run = measure_engine({"cam": cam.url}, warm, s.window_s)
         floor, floor_fps = measure_floor(cam.url, s.warm_s, s.window_s)
     st = run.stats["cam"]
     per_s = {k: st[k] / run.cpu.wall_s for k in ("frames", "detect_runs", "motion_frames")}

@@ -187,6 +187,37 @@ def test_parked_car_is_stationary_and_never_active() -> None:
     assert car.confirmed and car.stationary and not car.moved and not car.active
 
 
+def test_a_parked_car_is_rechecked_rarely_a_still_person_often_and_a_car_leaving_at_once(
+        ) -> None:
+    """An idle camera's CPU went a third on looking at its parked cars every 5 s. A parked
+    car is in no event: a look every 30 s, and when it drives off its motion is looked at
+    on that sample. A person standing still keeps an event open: a look every 5 s."""
+    tracker = Tracker(camera_config())  # type: ignore[arg-type]
+    planner = LookPlanner(W, H, 300, 5.0)
+    car: Box = (600, 30, 700, 100)
+    person: Box = (100, 300, 140, 400)
+    looks: dict[str, list[float]] = {"car": [], "person": []}
+    for k in range(60 * 5):  # a minute at 5 fps, nothing moving
+        now = 1000 + k * 0.2
+        regions = planner.plan([], *tracker.due_looks(now), now)
+        if k == 0:
+            regions = [(0, 0, W, H)]  # the connect scan
+        dets = [det(label, box) for label, box in (("car", car), ("person", person))
+                if any(intersection(box, r) == box_area(box) for r in regions)]
+        for d in dets:
+            looks[d.label].append(now)
+        tracker.update(dets, now, regions)
+    settled = 1000 + 15.0  # both known to stand still by then
+    car_looks = [t for t in looks["car"] if t > settled]
+    person_looks = [t for t in looks["person"] if t > settled]
+    assert 1 <= len(car_looks) <= 2, car_looks
+    assert len(person_looks) >= 8, person_looks
+    # The car drives off: motion at its place is looked at on the sample it appears.
+    now = 1000 + 60 * 5 * 0.2
+    regions = planner.plan([(590, 30, 710, 100)], *tracker.due_looks(now), now)
+    assert any(intersection(car, r) == box_area(car) for r in regions)
+
+
 def test_zones_by_bottom_centre_and_loitering() -> None:
     cam = camera_config(zones={"porch": {"coordinates": [[0, 300], [W, 300], [W, H], [0, H]],
                                          "loitering_time": 5}})
