@@ -65,7 +65,12 @@ def report(*_):
 signal.signal(signal.SIGUSR1, report)
 with av.open(sys.argv[1], options={"rtsp_transport": "tcp"}, timeout=(10.0, 8.0)) as c:
     s = c.streams.video[0]
-    s.thread_type = "AUTO"
+    cc = s.codec_context
+    if (cc.width or 0) * (cc.height or 0) <= 1280 * 720:
+        cc.thread_count = 1
+        s.thread_type = "NONE"
+    else:
+        s.thread_type = "AUTO"
     for packet in c.demux(s):
         for _ in packet.decode():
             n += 1
@@ -368,6 +373,7 @@ class EngineRun:
     hwm_mb: float
     rss_mid_mb: float  # halfway through the window: shows whether RSS is still growing
     stats: dict[str, dict[str, float]]  # per camera: deltas over the window + rates
+    inference_ms: float  # the detector's recent wall time per call
 
 
 def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> EngineRun:
@@ -386,6 +392,7 @@ def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> Engi
         cpu = CpuWindow(*(a + b for a, b in zip(astuple(first), astuple(second), strict=True)))
         rss, hwm = memory_mb(pid)
         after = {n: engine.camera(n) for n in names}
+        inference_ms = float(engine.json("/api/stats")["detector"]["inference_ms"])
         stats: dict[str, dict[str, float]] = {}
         for n in names:
             b, a = before[n]["stats"], after[n]["stats"]
@@ -394,7 +401,7 @@ def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> Engi
             stats[n]["input_fps"] = after[n]["fps"]
             stats[n]["sample_fps"] = after[n]["sample_fps"]
             stats[n]["process_ms"] = after[n]["stats"]["process_ms"]
-        return EngineRun(cpu, rss, hwm, rss_mid, stats)
+        return EngineRun(cpu, rss, hwm, rss_mid, stats, inference_ms)
 
 
 def measure_floor(url: str, warm_s: float, window_s: float) -> tuple[CpuWindow, float]:
@@ -444,11 +451,16 @@ def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
             f"{run.cpu.percent - run.cpu.decode_percent:.2f} %; "
             f"decoded {st['input_fps']:.1f} fps, processed {per_s['frames']:.1f}/s, "
             f"motion on {per_s['motion_frames']:.1f}/s, detect runs {per_s['detect_runs']:.1f}/s"
-            f" ({st['regions'] / max(st['detect_runs'], 1):.1f} regions/run), "
+            f" ({st['regions'] / max(st['detect_runs'], 1):.2f} regions/run, "
+            f"{st['regions'] / run.cpu.wall_s:.1f} inferences/s at {run.inference_ms:.1f} ms), "
             f"dropped {st['dropped']:.0f}, RSS {run.rss_mb:.0f} MB, "
             f"{report.others(f'cpu_{scene}_engine', run.cpu.others_percent)}")
+    # The crowd target (issue 16): the busy campus at 5 detect fps in a quarter of a core.
+    # Inference dominates it, so the note gives the calls and their cost on this machine.
+    crowd_target, crowd_met = ("<= 25 %", run.cpu.percent <= 25.0) if scene == "busy" else (
+        "-", None)
     report.add(Figure(f"cpu_{scene}_engine_pct", f"Engine CPU, 1 camera, {scene}",
-                      run.cpu.percent, "% core", note=note))
+                      run.cpu.percent, "% core", crowd_target, crowd_met, note))
     report.add(Figure(f"cpu_{scene}_floor_pct", f"Decode floor CPU, {scene}", floor.percent,
                       "% core", note=f"FFmpeg worker threads {floor.decode_percent:.2f} %, rest "
                       f"{floor.percent - floor.decode_percent:.2f} %; "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -111,8 +112,10 @@ class CameraPipeline:
     def _offer(self, frame: Frame) -> None:
         """Called on the loop by the capture thread; keeps only the newest frame."""
         if self._queue.full():
-            self._queue.get_nowait()
+            older = self._queue.get_nowait()
             self.stats.dropped += 1
+            if older.quiet:  # the still samples before it were looked at for motion
+                frame = dataclasses.replace(frame, quiet=frame.quiet + older.quiet)
         self._queue.put_nowait(frame)
 
     async def stop(self) -> None:
@@ -173,7 +176,7 @@ class CameraPipeline:
     async def _process(self, frame: Frame) -> None:
         start = time.perf_counter()
         self.latest = frame  # every sampled frame carries rgb or its decoded picture
-        self.stats.frames += 1
+        self.stats.frames += 1 + frame.quiet  # quiet samples were looked at for motion
         if not self.detect_enabled:
             self._scan_pending = True
         if await self._forget_if_blind(frame):

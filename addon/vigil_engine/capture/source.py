@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -46,6 +47,12 @@ CORRUPT_DATA_ERRORS = (av.error.InvalidDataError, av.error.BlockingIOError,
 DEMUX_ERROR_WINDOW = 10.0  # seconds
 MAX_DEMUX_ERRORS = 30  # more in the window: the stream is broken, reconnect
 PACE_JUMP = 10.0  # seconds: a bigger step in a file's timestamps restarts its pacing
+# A sample in which nothing moved and nothing is wanted (no RGB) reaches the pipeline
+# at most this often; the others are counted in the next one delivered. Waking the
+# event loop five times a second per camera to learn that nothing happened was a
+# quarter of an idle camera's cost beyond decoding, and 28 quiet cameras' worth of
+# wake-ups crowded the loop for the busy ones. Motion is delivered at once.
+QUIET_EVERY = 1.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,7 @@ class Frame:
     motion: MotionResult | None = None  # computed in the capture thread from luma
     # Without rgb: the decoded picture, to convert only if someone wants to see it.
     picture: av.VideoFrame | None = None
+    quiet: int = 0  # samples just before this one, nothing in them, not delivered
 
 
 @dataclass
@@ -119,6 +127,8 @@ class Capture:
         self._bad_packets = 0
         self._demux_errors: deque[float] = deque()  # monotonic times, this connection
         self._next_sample = 0.0
+        self._delivered = -math.inf  # when a sample last went to the pipeline
+        self._quiet = 0  # samples since then that were not delivered
         self._motion = motion
         # One scaler per output format: switching formats on one rebuilds it each time.
         self._grey_fmt = av.video.reformatter.VideoReformatter()
@@ -191,6 +201,7 @@ class Capture:
                 sink.begin(video, audio)
             interval = 1.0 / self.detect.fps
             self._next_sample = 0.0
+            self._delivered = -math.inf  # a new connection's first sample goes through
             pace_start: float | None = None
             first_pts: float | None = None
             streams = [video, audio] if audio is not None else [video]
@@ -296,6 +307,12 @@ class Capture:
                 # Motion on a small luma image straight from the decoder: cheap, and
                 # when nothing moves the full RGB conversion is skipped entirely.
                 motion = self._motion.process_grey(self._luma(vframe))
+            self.status.frames_sampled += 1
+            self.sample_fps.tick()
+            if (motion is not None and not motion.boxes and not self.wants_rgb
+                    and now - self._delivered < QUIET_EVERY):
+                self._quiet += 1
+                continue
             rgb = picture = None
             if motion is None or motion.boxes or self.wants_rgb:
                 rgb = self._rgb_fmt.reformat(vframe, width=self.detect.width,
@@ -305,10 +322,10 @@ class Capture:
             else:
                 picture = vframe
             self._index += 1
-            self.status.frames_sampled += 1
-            self.sample_fps.tick()
-            self._loop.call_soon_threadsafe(self._on_frame, Frame(self.camera, now, rgb,
-                                                                  self._index, motion, picture))
+            self._delivered = now
+            quiet, self._quiet = self._quiet, 0
+            self._loop.call_soon_threadsafe(self._on_frame, Frame(
+                self.camera, now, rgb, self._index, motion, picture, quiet))
         return got
 
     def _luma(self, vframe: av.VideoFrame) -> np.ndarray:
