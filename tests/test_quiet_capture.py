@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
-from PIL import Image
 
+from tests.support.footage import empty_scene, frames, still_clip
 from tests.support.rtsp import RtspCamera
 from vigil_engine.capture.source import Capture, Frame
 from vigil_engine.config import MotionConfig, parse_config
@@ -35,18 +32,8 @@ W, H, FPS = 768, 576, 5.0
 def still_camera(tmp_path_factory: pytest.TempPathFactory, footage_mp4: Path
                  ) -> Iterator[RtspCamera]:
     """The campus with nobody in it (the median of the footage), 10 fps, from RTSP."""
-    out = tmp_path_factory.mktemp("still")
-    frames = []
-    with av.open(str(footage_mp4)) as c:
-        for i, f in enumerate(c.decode(video=0)):
-            if i % 16 == 0:
-                frames.append(f.to_ndarray(format="rgb24"))
-    Image.fromarray(np.median(np.stack(frames), axis=0).astype(np.uint8)).save(out / "still.png")
-    clip = out / "still.ts"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-loop", "1", "-framerate", "10",
-                    "-i", str(out / "still.png"), "-t", "20", "-c:v", "libx264",
-                    "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "10", "-bf", "0",
-                    "-f", "mpegts", str(clip)], check=True)
+    background = empty_scene(frames(footage_mp4, every=16, count=50))
+    clip = still_clip(background, tmp_path_factory.mktemp("still") / "still.ts", seconds=20)
     cam = RtspCamera(clip).start()
     yield cam
     cam.stop()
