@@ -226,8 +226,11 @@ def test_reconcile_makes_index_and_disk_agree(tmp_path: Path, segment_file: Path
         (rig.root / orphan_rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(segment_file, rig.root / orphan_rel)  # file without row (crash after rename)
         garbage_rel = segment_relpath("yard", base + 180)
+        # Each in its own hour's folder: the minutes after base may cross into the next hour.
+        (rig.root / garbage_rel).parent.mkdir(parents=True, exist_ok=True)
         (rig.root / garbage_rel).write_bytes(b"not an mp4")
         part = rig.root / Path(segment_relpath("yard", base + 240)).with_name(".xx.mp4.part")
+        part.parent.mkdir(parents=True, exist_ok=True)
         part.write_bytes(b"half a segment")
         (rig.root / "yard" / "notes.txt").write_text("the owner's own file")  # not ours
         report = rig.retention.reconcile()
@@ -263,8 +266,10 @@ def test_live_reconcile_leaves_what_is_being_written_alone(tmp_path: Path,
         with open(rig.root / resized, "ab") as fh:
             fh.write(b"\0" * 1000)
         restored = segment_relpath("yard", base + 40)
+        (rig.root / restored).parent.mkdir(parents=True, exist_ok=True)  # maybe a new hour
         shutil.copy(segment_file, rig.root / restored)
         junk = segment_relpath("yard", base + 50)
+        (rig.root / junk).parent.mkdir(parents=True, exist_ok=True)
         (rig.root / junk).write_bytes(b"x" * 700)  # named like a segment, unplayable
         (rig.root / "yard" / "notes.txt").write_bytes(b"y" * 300)
         part = (rig.root / restored).with_name(".59.59.mp4.part")
