@@ -59,18 +59,14 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # capture (vigil_engine/capture/source.py). SIGUSR1 prints the frame count.
 FLOOR_SCRIPT = """
 import signal, sys, av
+from vigil_engine.capture.source import set_decoder_threads
 n = 0
 def report(*_):
     print(n, flush=True)
 signal.signal(signal.SIGUSR1, report)
 with av.open(sys.argv[1], options={"rtsp_transport": "tcp"}, timeout=(10.0, 8.0)) as c:
     s = c.streams.video[0]
-    cc = s.codec_context
-    if (cc.width or 0) * (cc.height or 0) <= 1280 * 720:
-        cc.thread_count = 1
-        s.thread_type = "NONE"
-    else:
-        s.thread_type = "AUTO"
+    set_decoder_threads(s)
     for packet in c.demux(s):
         for _ in packet.decode():
             n += 1
@@ -406,8 +402,10 @@ def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> Engi
 
 def measure_floor(url: str, warm_s: float, window_s: float) -> tuple[CpuWindow, float]:
     """CPU of a plain PyAV process decoding the same stream; returns (window, decoded fps)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / "addon"), *filter(None, [os.environ.get("PYTHONPATH")])])}
     proc = subprocess.Popen([sys.executable, "-c", FLOOR_SCRIPT, url], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env=env)
     try:
         assert proc.stdout is not None
         out = proc.stdout

@@ -55,6 +55,17 @@ PACE_JUMP = 10.0  # seconds: a bigger step in a file's timestamps restarts its p
 QUIET_EVERY = 1.0  # seconds
 
 
+def set_decoder_threads(video: av.video.stream.VideoStream) -> None:
+    """Small streams decode fastest (and leanest) on one thread; frame threads only pay
+    off for large frames. (The bench's decode floor decodes the same way.)"""
+    cc = video.codec_context
+    if (cc.width or 0) * (cc.height or 0) <= 1280 * 720:
+        cc.thread_count = 1
+        video.thread_type = "NONE"
+    else:
+        video.thread_type = "AUTO"
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     camera: str
@@ -188,12 +199,8 @@ class Capture:
         video = container.streams.video[0]
         try:
             audio = container.streams.audio[0] if sink and container.streams.audio else None
-            # Small detect streams decode fastest (and leanest) on one thread;
-            # frame threads only pay off for large frames.
-            cc = video.codec_context
-            if self._on_frame is not None and (cc.width or 0) * (cc.height or 0) <= 1280 * 720:
-                cc.thread_count = 1
-                video.thread_type = "NONE"
+            if self._on_frame is not None:
+                set_decoder_threads(video)
             else:
                 video.thread_type = "AUTO"
             self.status.codec = video.codec_context.name

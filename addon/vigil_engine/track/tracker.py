@@ -113,7 +113,7 @@ class TrackedObject:
     @property
     def relevant(self) -> bool:
         """Real, and not a parked vehicle that has never left its first place."""
-        return self.confirmed and (self.moved or not self.ignore_if_still)
+        return self.confirmed and not self.parked
 
     @property
     def parked(self) -> bool:
