@@ -97,6 +97,27 @@ def test_global_brightness_change_recalibrates_instead_of_triggering(footage_mp4
     assert motion.process(cloud).boxes == []
 
 
+@pytest.mark.parametrize("masked", [False, True], ids=["whole view", "half masked"])
+def test_a_slow_dusk_is_no_motion_and_the_walker_after_it_is(footage_mp4: Path,
+                                                             masked: bool) -> None:
+    """The light falls by half over a minute (5 samples a second): gain compensation
+    weighs each sample against the background's brightness, which the detector keeps up
+    to date as it learns, so dusk is no motion anywhere and at most one relearning of the
+    scene (once the light has drifted far from the background), and someone walking
+    through the dim scene afterwards is still seen."""
+    mask = (((0.0, 0.0), (W / 2, 0.0), (W / 2, H), (0.0, H)),) if masked else ()
+    motion = MotionDetector(W, H, MotionConfig(mask=mask))
+    clip = [rgb for _, rgb in frames(footage_mp4, limit=400)]
+    still = np.median(np.stack(clip[::40]), axis=0)  # the plaza with nobody walking
+    for k in range(300):
+        dim = (still * (1.0 - 0.5 * k / 299)).astype(np.uint8)
+        result = motion.process(dim)
+        assert result.boxes == [], f"dusk reported as motion at sample {k}"
+    assert motion.recalibrations <= 1
+    walkers = [motion.process((rgb * 0.5).astype(np.uint8)).boxes for rgb in clip[100:160]]
+    assert sum(bool(b) for b in walkers) >= 50, "the walkers in the dim scene are missed"
+
+
 def test_motion_mask_hides_changes_beneath_it(footage_mp4: Path) -> None:
     left = MotionConfig(mask=(((0.0, 0.0), (W / 2, 0.0), (W / 2, H), (0.0, H)),))
     masked = MotionDetector(W, H, left)
