@@ -256,13 +256,21 @@ class CpuWindow:
 
 def sample_cpu(pid: int, seconds: float) -> CpuWindow:
     """Sleep through a window and return the CPU the process used in it."""
-    d0 = decoder_thread_seconds(pid)
-    c0, s0, t0 = cpu_seconds(pid), system_busy_seconds(), time.monotonic()
+    return sample_cpus([pid], seconds)[0]
+
+
+def sample_cpus(pids: list[int], seconds: float) -> list[CpuWindow]:
+    """Sleep through one window and return the CPU each process used in it: processes
+    measured in the same seconds see the same machine (this VM's speed drifts by a fifth
+    from one minute to the next)."""
+    d0 = [decoder_thread_seconds(pid) for pid in pids]
+    c0, s0, t0 = [cpu_seconds(pid) for pid in pids], system_busy_seconds(), time.monotonic()
     time.sleep(seconds)
-    c1, s1, t1 = cpu_seconds(pid), system_busy_seconds(), time.monotonic()
-    d1 = decoder_thread_seconds(pid)
-    decode = sum(v - d0.get(tid, 0.0) for tid, v in d1.items())
-    return CpuWindow(c1 - c0, t1 - t0, s1 - s0, decode)
+    c1, s1, t1 = [cpu_seconds(pid) for pid in pids], system_busy_seconds(), time.monotonic()
+    d1 = [decoder_thread_seconds(pid) for pid in pids]
+    return [CpuWindow(b - a, t1 - t0, s1 - s0,
+                      sum(v - before.get(tid, 0.0) for tid, v in after.items()))
+            for a, b, before, after in zip(c0, c1, d0, d1, strict=True)]
 
 
 # ----------------------------------------------------------------------------- footage
@@ -370,22 +378,29 @@ class EngineRun:
     rss_mid_mb: float  # halfway through the window: shows whether RSS is still growing
     stats: dict[str, dict[str, float]]  # per camera: deltas over the window + rates
     inference_ms: float  # the detector's recent wall time per call
+    floor: tuple[CpuWindow, float] | None = None  # the decode floor alongside: CPU, fps
 
 
-def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> EngineRun:
-    """Start the real engine CLI on the cameras, let it warm, sample CPU over a window."""
+def measure_engine(urls: dict[str, str], warm_s: float, window_s: float,
+                   floor: DecodeFloor | None = None) -> EngineRun:
+    """Start the real engine CLI on the cameras, let it warm, sample CPU over a window
+    (and the decode floor's in the same window, when one runs alongside)."""
     names = list(urls)
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp, \
             EngineProcess(Path(tmp), _engine_config(urls)) as engine:
         assert engine.proc is not None
         pid = engine.proc.pid
+        pids = [pid] if floor is None else [pid, floor.pid]
         _wait_online(engine, names)
         time.sleep(warm_s)
         before = {n: engine.camera(n) for n in names}
-        first = sample_cpu(pid, window_s / 2)
+        n0 = floor.frames() if floor is not None else 0
+        first = sample_cpus(pids, window_s / 2)
         rss_mid, _ = memory_mb(pid)
-        second = sample_cpu(pid, window_s / 2)
-        cpu = CpuWindow(*(a + b for a, b in zip(astuple(first), astuple(second), strict=True)))
+        second = sample_cpus(pids, window_s / 2)
+        n1 = floor.frames() if floor is not None else 0
+        cpu, *floor_cpu = (CpuWindow(*(x + y for x, y in zip(astuple(a), astuple(b), strict=True)))
+                           for a, b in zip(first, second, strict=True))
         rss, hwm = memory_mb(pid)
         after = {n: engine.camera(n) for n in names}
         inference_ms = float(engine.json("/api/stats")["detector"]["inference_ms"])
@@ -397,52 +412,73 @@ def measure_engine(urls: dict[str, str], warm_s: float, window_s: float) -> Engi
             stats[n]["input_fps"] = after[n]["fps"]
             stats[n]["sample_fps"] = after[n]["sample_fps"]
             stats[n]["process_ms"] = after[n]["stats"]["process_ms"]
-        return EngineRun(cpu, rss, hwm, rss_mid, stats, inference_ms)
+        floor_run = (floor_cpu[0], (n1 - n0) / floor_cpu[0].wall_s) if floor_cpu else None
+        return EngineRun(cpu, rss, hwm, rss_mid, stats, inference_ms, floor_run)
 
 
-def measure_floor(url: str, warm_s: float, window_s: float) -> tuple[CpuWindow, float]:
-    """CPU of a plain PyAV process decoding the same stream; returns (window, decoded fps)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / "addon"), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([sys.executable, "-c", FLOOR_SCRIPT, url], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env=env)
-    try:
-        assert proc.stdout is not None
-        out = proc.stdout
+class DecodeFloor:
+    """A plain PyAV process decoding the same stream, every frame: what any recorder pays
+    to watch this camera, the floor the engine's own cost is judged against."""
 
-        def line(timeout: float) -> str:
-            ready, _, _ = select.select([out], [], [], timeout)
-            text = out.readline().decode().strip() if ready else ""
-            if not text:
-                raise RuntimeError(f"decode-floor process gave no output (exit {proc.poll()})")
-            return text
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._proc: subprocess.Popen[bytes] | None = None
 
-        if line(30) != "READY":
-            raise RuntimeError("decode-floor process did not start decoding")
-        time.sleep(warm_s)
-        proc.send_signal(signal.SIGUSR1)
-        n0 = int(line(10))
-        cpu = sample_cpu(proc.pid, window_s)
-        proc.send_signal(signal.SIGUSR1)
-        n1 = int(line(10))
-        return cpu, (n1 - n0) / cpu.wall_s
-    finally:
-        proc.terminate()
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
+    def __enter__(self) -> DecodeFloor:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(ROOT / "addon"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+        self._proc = subprocess.Popen([sys.executable, "-c", FLOOR_SCRIPT, self.url],
+                                      stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
         try:
-            proc.wait(5)
+            if self._line(30) != "READY":
+                raise RuntimeError("decode-floor process did not start decoding")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._proc is None:
+            return
+        self._proc.terminate()
+        try:
+            self._proc.wait(5)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self._proc.kill()
+            self._proc.wait()
+
+    def frames(self) -> int:
+        """Frames decoded so far."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGUSR1)
+        return int(self._line(10))
+
+    def _line(self, timeout: float) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        out = self._proc.stdout
+        ready, _, _ = select.select([out], [], [], timeout)
+        text = out.readline().decode().strip() if ready else ""
+        if not text:
+            raise RuntimeError(f"decode-floor process gave no output (exit {self._proc.poll()})")
+        return text
 
 
 def bench_cpu(report: Report, s: Settings, scene: str, ts: Path) -> None:
-    """Engine (one camera, 5 detect fps) vs the decode floor, one after the other."""
+    """Engine (one camera, 5 detect fps) vs the decode floor, side by side: both decode
+    the camera in the same seconds, so the machine's drift (a fifth between minutes on
+    this VM) cancels out of the ratio."""
     warm = s.settle_s if scene == "idle" else s.warm_s
     print(f"\n[2/4] CPU, {scene} scene: engine vs decode floor "
           f"({s.window_s:.0f} s windows after {warm:.0f} s warm-up)", flush=True)
-    with RtspCamera(ts) as cam:
-        run = measure_engine({"cam": cam.url}, warm, s.window_s)
-        floor, floor_fps = measure_floor(cam.url, s.warm_s, s.window_s)
+    with RtspCamera(ts) as cam, DecodeFloor(cam.url) as alongside:
+        run = measure_engine({"cam": cam.url}, warm, s.window_s, alongside)
+    assert run.floor is not None
+    floor, floor_fps = run.floor
     st = run.stats["cam"]
     per_s = {k: st[k] / run.cpu.wall_s for k in ("frames", "detect_runs", "motion_frames")}
     note = (f"FFmpeg worker threads {run.cpu.decode_percent:.2f} %, rest "
