@@ -129,9 +129,11 @@ def run(report: Report, cameras: int, busy_n: int, window_s: float) -> None:
     worst = min(achieved, key=achieved.__getitem__)
     busy_regions = sum(delta[n]["regions"] for n in busy) / max(
         sum(delta[n]["frames"] for n in busy), 1)
+    busy_dropped = sum(delta[n]["dropped"] for n in busy)
     report.add(Figure("scale_dropped_pct", f"Dropped detect frames, {cameras} cameras",
                       drop_pct, "%", "<= 0.5 %", drop_pct <= 0.5,
-                      f"{dropped:.0f} of {frames + dropped:.0f} samples"))
+                      f"{dropped:.0f} of {frames + dropped:.0f} samples: {busy_dropped:.0f} on "
+                      f"the busy cameras, {dropped - busy_dropped:.0f} on the quiet ones"))
     report.add(Figure("scale_worst_fps", "Worst camera's achieved detect fps",
                       achieved[worst], "fps", "5 fps", achieved[worst] >= 4.9,
                       f"{worst}; busy cameras {busy_regions:.2f} regions per sample"))
