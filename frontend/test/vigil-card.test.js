@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeEach, afterEach } from "vitest";
+import { describe, it, expect, beforeEach, afterEach, vi } from "vitest";
 import "../src/vigil-card.js";
 import { normalizeConfig, reduce, emptyState, visibleEvents, formatTime } from "../src/model.js";
 import { editorSchema } from "../src/vigil-card-editor.js";
@@ -68,7 +68,11 @@ const $ = (card, css) => card.shadowRoot.querySelector(css);
 const $$ = (card, css) => [...card.shadowRoot.querySelectorAll(css)];
 
 describe("vigil-card", () => {
-  afterEach(() => { document.body.innerHTML = ""; });
+  // The card shows the time alone for the last 20 hours and the day before it: the
+  // events below happened a minute ago, whatever day the tests run (with the real clock
+  // this test began to fail 20 hours after T0).
+  beforeEach(() => { vi.useFakeTimers({ toFake: ["Date"] }); vi.setSystemTime((T0 + 60) * 1000); });
+  afterEach(() => { document.body.innerHTML = ""; vi.useRealTimers(); });
 
   it("subscribes over HA's websocket (no polling) and lists events with risk, time and summary", async () => {
     const { card, hass } = await mount();
