@@ -565,6 +565,44 @@ async def test_events_are_in_sqlite_before_they_are_announced(tmp_path: Path,
         await asyncio.to_thread(store.close)
 
 
+@pytest.mark.parametrize("phase", [0, 1, 2])
+async def test_a_follow_on_event_is_announced_with_a_snapshot(tmp_path: Path, footage_mp4: Path,
+                                                              phase: int) -> None:
+    """Someone still there when an event reaches max_length goes on in a follow-on event,
+    whose alert carries its snapshot link at once. The model does not look at everyone on
+    every sample (a crowd's planner looks at one square per sample): whichever sample
+    closes the first event, the follow-on is announced with a snapshot on disk. (It was
+    announced without one when that sample had not looked at them: the alert's image was
+    a 404; Home Assistant's blueprint test caught it.)"""
+    cam = camera_config(events={"idle_timeout": 2, "max_length": 8})
+    store = Store(tmp_path / "vigil.db")
+    snapshots = SnapshotWriter(tmp_path / "snapshots")
+    bus = EventBus()
+    inbox = bus.subscribe()
+    manager = EventManager(cam, store, bus, snapshots)  # type: ignore[arg-type]
+    tracker = Tracker(cam)  # type: ignore[arg-type]
+    rgb = next(rgb for _, rgb in frames(footage_mp4))
+    try:
+        t, x = 1_790_000_000.0, 100
+        for i in range(60):  # 12 s of someone walking, looked at on every third sample
+            t, x = t + 0.2, x + 4
+            looked = i % 3 == phase
+            dets = [det("person", (x, 200, x + 40, 300), 0.9)] if looked else []
+            upd = tracker.update(dets, t, [(0, 0, W, H)] if looked else [])
+            await manager.process(Frame("cam", t, rgb if looked else None, i), upd)
+        opened = []
+        while not inbox.empty():
+            msg = inbox.get_nowait()
+            if msg.kind == "new":
+                opened.append(msg.event)
+        assert len(opened) == 2  # the event, and its follow-on after 8 s
+        for ev in opened:
+            assert ev["has_snapshot"], ev
+            assert snapshots.event_path("cam", ev["id"]).is_file()
+    finally:
+        await asyncio.to_thread(store.close)
+
+
 async def test_a_wobbling_score_does_not_rewrite_snapshots_a_better_view_does(
         tmp_path: Path) -> None:
     """In a crowd every person's score wobbles a little from look to look. Each rewrite is

@@ -129,12 +129,13 @@ class EventManager:
             if now - ev.last_activity >= self.idle_timeout:
                 await self.close(ev.last_activity)
             elif now - ev.start_time >= self.max_length:
-                await self.close(now)
                 # Activity that outlasts max_length goes on in a follow-on event with
                 # everyone still there (a person standing still, too).
                 carry = [t for t in update.present if t.relevant and t.missing_since is None
                          and now - t.last_seen <= 2 * STATIONARY_RECHECK]
-                if any(t.keeps_event_alive for t in carry):
+                goes_on = any(t.keeps_event_alive for t in carry)
+                await self.close(now, carried=[t.id for t in carry] if goes_on else ())
+                if goes_on:
                     self._remember_best(frame, update)
                     await self._open(carry, now)
             elif ev.dirty and now - ev.last_flush >= FLUSH_INTERVAL:
@@ -190,7 +191,10 @@ class EventManager:
         _LOGGER.info("%s: event %s opened (%s)", self.name, ev.id,
                      ", ".join(sorted({t.label for t in starters})))
 
-    async def close(self, end_time: float) -> None:
+    async def close(self, end_time: float, carried: Collection[str] = ()) -> None:
+        """End the open event. ``carried``: objects going on in a follow-on event keep their
+        best views (a better one still replaces them), so the follow-on is announced with
+        a snapshot even when the sample that closed this event did not look at them."""
         ev = self.current
         if ev is None:
             return
@@ -204,7 +208,8 @@ class EventManager:
         if self.risk is not None and self.risk_enabled:
             await self.risk.event_closed(ev.id)  # its job was queued with the closing row
         for oid in [*ev.members, *ev.frozen]:
-            self.best.pop(oid, None)  # the next event gets fresh snapshots
+            if oid not in carried:
+                self.best.pop(oid, None)  # the next event gets fresh snapshots
         _LOGGER.info("%s: event %s closed after %.1f s", self.name, ev.id,
                      end_time - ev.start_time)
 
