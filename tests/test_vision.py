@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.footage import compose, plaza_and_walkers, two_walkers
+from tests.support.footage import compose, empty_scene, plaza_and_walkers, two_walkers
 from vigil_engine.capture.source import Frame
 from vigil_engine.config import MotionConfig, parse_config
 from vigil_engine.detect.model import Model
@@ -108,7 +108,7 @@ def test_a_slow_dusk_is_no_motion_and_the_walker_after_it_is(footage_mp4: Path,
     mask = (((0.0, 0.0), (W / 2, 0.0), (W / 2, H), (0.0, H)),) if masked else ()
     motion = MotionDetector(W, H, MotionConfig(mask=mask))
     clip = [rgb for _, rgb in frames(footage_mp4, limit=400)]
-    still = np.median(np.stack(clip[::40]), axis=0)  # the plaza with nobody walking
+    still = empty_scene(clip[::40])  # the plaza with nobody walking
     for k in range(300):
         dim = (still * (1.0 - 0.5 * k / 299)).astype(np.uint8)
         result = motion.process(dim)
