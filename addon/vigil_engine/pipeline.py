@@ -203,6 +203,12 @@ class CameraPipeline:
             regions = scan + self.planner.plan(motion.boxes, *self.tracker.due_looks(frame.time),
                                                frame.time)
             if regions:
+                if self.capture is not None:
+                    # While the detector looks at this sample, a still one after it is of
+                    # no use to anyone: capture holds it back like any still sample. With
+                    # the detector shared by busy cameras the wait can span a few samples,
+                    # each converted to RGB only to be thrown away when the next came.
+                    self.capture.wants_rgb = False
                 detections = await self.pool.detect(frame.rgb, regions, self._min_score,
                                                     self._labels)
                 self.stats.detect_runs += 1
