@@ -147,7 +147,8 @@ def test_metrics_cover_the_engine(engine: EngineProcess) -> None:
                    'vigil_events_total{camera="plaza",label="person",risk_level="',
                    "vigil_llm_calls_total ", "vigil_llm_errors_total ",
                    "vigil_risk_fallbacks_total ", "vigil_detector_queue ",
-                   'vigil_storage_bytes{camera="plaza"}', "vigil_ws_clients "):
+                   'vigil_storage_bytes{camera="plaza"}', "vigil_ws_clients ",
+                   'vigil_camera_snapshot_frames_held{camera="plaza"}'):
         assert needle in text, needle
     samples = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     for line in samples:

@@ -342,5 +342,6 @@ class CameraPipeline:
                 "demux_errors": sum(c.status.demux_errors for c in (
                     self.capture, self.record_capture) if c is not None),
                 "process_ms": round(self.stats.process_ms, 2),
+                "snapshot_frames_held": self.events.frames_held,
             },
         }

@@ -55,7 +55,10 @@ async def metrics(request: web.Request) -> web.Response:
            ("vigil_camera_dropped_frames_total", "counter", "Frames dropped when behind.",
             lambda s: s["stats"]["dropped"]),
            ("vigil_camera_process_ms", "gauge", "Time to process one frame.",
-            lambda s: s["stats"]["process_ms"])]
+            lambda s: s["stats"]["process_ms"]),
+           ("vigil_camera_snapshot_frames_held", "gauge",
+            "Decoded frames held for snapshots not yet written.",
+            lambda s: s["stats"]["snapshot_frames_held"])]
     for name, kind, help_, get in per:
         out.metric(name, kind, help_, [({"camera": c}, float(get(s))) for c, s in cams.items()])
     counts = await engine.store.read(_event_counts)

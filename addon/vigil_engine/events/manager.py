@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..capture.source import Frame
@@ -27,7 +27,7 @@ from ..track.tracker import STATIONARY_RECHECK, TrackedObject, TrackUpdate
 if TYPE_CHECKING:
     from ..risk.service import RiskService
 from .bus import EventBus
-from .snapshots import BestFrame, BoxInFrame, SnapshotWriter, frame_quality
+from .snapshots import BestFrame, BoxInFrame, SnapshotWriter, encode_view, frame_quality
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -161,6 +161,11 @@ class EventManager:
         elif now - ev.start_time >= self.max_length:
             await self.close(now)
 
+    @property
+    def frames_held(self) -> int:
+        """Decoded frames held for snapshots not yet written (1.3 MB each at 768x576)."""
+        return len({id(b.rgb) for b in self.best.values() if b.rgb is not None})
+
     def _remember_best(self, frame: Frame, update: TrackUpdate) -> None:
         confirmed = [t for t in update.seen if t.confirmed]
         if not confirmed or frame.rgb is None:
@@ -172,7 +177,11 @@ class EventManager:
         for t in (t for t in confirmed if t.relevant):
             q = frame_quality(t.scores[-1], t.area, frame_area)
             best = self.best.get(t.id)
-            if best is None or q > best.quality:
+            # A view already on disk gives way only to a clearly better one, as a written
+            # snapshot does: in a crowd, every wobble of a score up would pin a whole
+            # frame per person until they left.
+            if best is None or q > best.quality * (1.0 if best.rgb is not None
+                                                   else SNAPSHOT_GAIN):
                 self.best[t.id] = BestFrame(q, frame.time, frame.rgb, boxes)
 
     # ------------------------------------------------------------------ lifecycle
@@ -305,13 +314,25 @@ class EventManager:
                 jobs.append((oid, frame))
                 ev.snapshot_written[oid] = frame.quality
         if jobs:
-            await asyncio.to_thread(self._write_jobs, ev.id, best_id, jobs)
+            written = await asyncio.to_thread(self._write_jobs, ev.id, best_id, jobs)
+            for oid, (view, jpegs) in written.items():
+                if self.best.get(oid) is view and view.rgb is not None:
+                    # On disk now: let the frame go, keep what was written.
+                    self.best[oid] = replace(view, rgb=None, jpegs=jpegs)
         return True
 
-    def _write_jobs(self, event_id: str, best_id: str,
-                    jobs: list[tuple[str | None, BestFrame]]) -> None:
-        for oid, frame in jobs:
+    def _write_jobs(self, event_id: str, best_id: str, jobs: list[tuple[str | None, BestFrame]]
+                    ) -> dict[str, tuple[BestFrame, tuple[bytes, bytes]]]:
+        """Write the jobs' files, each view encoded once (its JPEGs serve as the object's
+        snapshot and, for the best, the event's)."""
+        encoded: dict[str, tuple[BestFrame, tuple[bytes, bytes]]] = {}
+        for oid, view in jobs:
+            owner = best_id if oid is None else oid
+            if owner not in encoded or encoded[owner][0] is not view:
+                encoded[owner] = (view, encode_view(view, owner))
+            jpegs = encoded[owner][1]
             if oid is None:
-                self.snapshots.write_event(self.name, event_id, frame, best_id)
+                self.snapshots.write_event(self.name, event_id, jpegs)
             else:
-                self.snapshots.write_object(self.name, event_id, oid, frame)
+                self.snapshots.write_object(self.name, event_id, oid, jpegs)
+        return encoded

@@ -1,8 +1,10 @@
 """Best-frame JPEG snapshots per object and per event.
 
-Frames are kept in memory as references (no copies) while an object improves;
-files are written atomically (temp name, then rename) off the event loop, so a
-crash never leaves a half-written JPEG behind a ``has_snapshot`` flag.
+An object's best view is kept in memory as a reference to its decoded frame (no
+copy) until it is written; then only as its two JPEGs, a tenth of the memory, which
+a follow-on event reuses. Files are written atomically (temp name, then rename) off
+the event loop, so a crash never leaves a half-written JPEG behind a ``has_snapshot``
+flag.
 """
 
 from __future__ import annotations
@@ -31,10 +33,23 @@ class BoxInFrame:
 
 @dataclass(frozen=True, slots=True)
 class BestFrame:
+    """One object's best view: its frame until written, then only the JPEGs written."""
+
     quality: float
     time: float
-    rgb: np.ndarray
+    rgb: np.ndarray | None
     boxes: tuple[BoxInFrame, ...]
+    jpegs: tuple[bytes, bytes] | None = None  # plain, boxed with this object highlighted
+
+
+def encode_view(view: BestFrame, highlight: str) -> tuple[bytes, bytes]:
+    """The plain and the boxed JPEG of ``view``, ``highlight`` its own object's id (so the
+    same two serve as the object's snapshot and, when it is the best, the event's)."""
+    if view.jpegs is not None:
+        return view.jpegs
+    if view.rgb is None:
+        raise ValueError("a best view has neither its frame nor its JPEGs")
+    return encode_jpeg(view.rgb), encode_jpeg(view.rgb, view.boxes, highlight=highlight)
 
 
 def frame_quality(score: float, area: int, frame_area: int) -> float:
@@ -85,12 +100,11 @@ class SnapshotWriter:
                     bbox: bool = False) -> Path:
         return self.root / camera / event_id / f"{object_id}{'-bbox' if bbox else ''}.jpg"
 
-    def write_event(self, camera: str, event_id: str, best: BestFrame, highlight: str) -> None:
-        write_atomic(self.event_path(camera, event_id), encode_jpeg(best.rgb))
-        write_atomic(self.event_path(camera, event_id, bbox=True),
-                     encode_jpeg(best.rgb, best.boxes, highlight=highlight))
+    def write_event(self, camera: str, event_id: str, jpegs: tuple[bytes, bytes]) -> None:
+        write_atomic(self.event_path(camera, event_id), jpegs[0])
+        write_atomic(self.event_path(camera, event_id, bbox=True), jpegs[1])
 
-    def write_object(self, camera: str, event_id: str, object_id: str, best: BestFrame) -> None:
-        write_atomic(self.object_path(camera, event_id, object_id), encode_jpeg(best.rgb))
-        write_atomic(self.object_path(camera, event_id, object_id, bbox=True),
-                     encode_jpeg(best.rgb, best.boxes, highlight=object_id))
+    def write_object(self, camera: str, event_id: str, object_id: str,
+                     jpegs: tuple[bytes, bytes]) -> None:
+        write_atomic(self.object_path(camera, event_id, object_id), jpegs[0])
+        write_atomic(self.object_path(camera, event_id, object_id, bbox=True), jpegs[1])
