@@ -121,6 +121,7 @@ class FrigateBridge:
         self._limit = asyncio.Semaphore(MAX_FINISHING)
         self._wake_clips = asyncio.Event()
         self._inflight: set[str] = set()  # events whose end is being finished right now
+        self._clips_in_use: set[str] = set()  # events whose clip the detector is checking
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -479,13 +480,20 @@ class FrigateBridge:
             await risk.queue_closed(event_id)  # the same durable job own cameras queue
 
     async def _after_clip(self, row: FrigateRow, label: str, clip_ok: bool) -> None:
-        """Second opinion (when asked for) once the clip is here, then score."""
+        """Second opinion (when asked for) once the clip is here, then score. Meanwhile the
+        clip is in use: the rules' score is final at once, and the announcement of the
+        download would otherwise drop the clip before the detector had looked at it."""
         if not self.cfg.bypass_filter:
-            scored = await self.engine.risk.jobs.get(row.event_id) is not None
-            if clip_ok and not scored and not await self._second_opinion(row, label):
-                return
-            # No clip to check (Frigate down or without one): score from what is known.
-            await self._score(row.event_id)
+            self._clips_in_use.add(row.event_id)
+            try:
+                scored = await self.engine.risk.jobs.get(row.event_id) is not None
+                confirmed = (not clip_ok or scored
+                             or await self._second_opinion(row, label))
+            finally:
+                self._clips_in_use.discard(row.event_id)
+            if confirmed:
+                # No clip to check (Frigate down or without one): score from what is known.
+                await self._score(row.event_id)
         await self._drop_clip_if_scored(row.event_id)
 
     async def _fetch_snapshot(self, row: FrigateRow, obj: FrigateObject | None) -> bool:
@@ -585,7 +593,7 @@ class FrigateBridge:
 
     async def _drop_clip_if_scored(self, event_id: str) -> None:
         """``retain_clips: false``: the clip goes once its event has its final score."""
-        if self.cfg.retain_clips:
+        if self.cfg.retain_clips or event_id in self._clips_in_use:
             return
         event = await self.engine.store.get_event(event_id)
         row = await self.index.by_event(event_id)
