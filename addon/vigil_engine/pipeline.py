@@ -49,6 +49,9 @@ class PipelineStats:
     regions: int = 0
     motion_frames: int = 0
     process_ms: float = 0.0
+    processed: int = 0  # samples processed (a quiet sample's held-back ones not counted)
+    lag_total_s: float = 0.0  # summed over them: sample taken -> its processing starts
+    lag_ms: float = 0.0  # the same, moving average
     started: float = field(default_factory=time.time)
 
 
@@ -75,7 +78,10 @@ class CameraPipeline:
         self._min_score = min(
             [camera.objects.filter_for(label).min_score for label in camera.objects.track]
         )
-        self._queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
+        # Room for one sample while the one before it is processed: a busy detector's
+        # short burst (another camera's whole-frame look) delays a sample by one
+        # interval instead of dropping it. When behind for longer, the oldest goes.
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=2)
         self._task: asyncio.Task[None] | None = None
         self.capture: Capture | None = None
         self.record_capture: Capture | None = None  # only when record uses another input
@@ -175,6 +181,10 @@ class CameraPipeline:
 
     async def _process(self, frame: Frame) -> None:
         start = time.perf_counter()
+        lag = max(0.0, time.time() - frame.time)
+        self.stats.processed += 1
+        self.stats.lag_total_s += lag
+        self.stats.lag_ms = self.stats.lag_ms * 0.9 + lag * 100
         self.latest = frame  # every sampled frame carries rgb or its decoded picture
         self.stats.frames += 1 + frame.quiet  # quiet samples were looked at for motion
         if not self.detect_enabled:
@@ -342,6 +352,9 @@ class CameraPipeline:
                 "demux_errors": sum(c.status.demux_errors for c in (
                     self.capture, self.record_capture) if c is not None),
                 "process_ms": round(self.stats.process_ms, 2),
+                "processed": self.stats.processed,
+                "lag_ms": round(self.stats.lag_ms, 1),
+                "lag_total_s": round(self.stats.lag_total_s, 3),
                 "snapshot_frames_held": self.events.frames_held,
             },
         }
