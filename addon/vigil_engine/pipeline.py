@@ -78,10 +78,9 @@ class CameraPipeline:
         self._min_score = min(
             [camera.objects.filter_for(label).min_score for label in camera.objects.track]
         )
-        # Room for one sample while the one before it is processed: a busy detector's
-        # short burst (another camera's whole-frame look) delays a sample by one
-        # interval instead of dropping it. When behind for longer, the oldest goes.
-        self._queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=2)
+        # The newest sample only: one that waited for the one before it was no fewer
+        # drops at scale but a sample interval later for every busy camera (README).
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
         self._task: asyncio.Task[None] | None = None
         self.capture: Capture | None = None
         self.record_capture: Capture | None = None  # only when record uses another input
