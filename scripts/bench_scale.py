@@ -130,7 +130,7 @@ def run(report: Report, cameras: int, busy_n: int, window_s: float) -> None:
     busy_regions = sum(delta[n]["regions"] for n in busy) / max(
         sum(delta[n]["frames"] for n in busy), 1)
     busy_dropped = sum(delta[n]["dropped"] for n in busy)
-    # A sample may wait for the one before it: what that costs in delay.
+    # How late the busy cameras' samples are processed (waiting for the detector).
     busy_lag_ms = 1000 * sum(delta[n]["lag_total_s"] for n in busy) / max(
         sum(delta[n]["processed"] for n in busy), 1)
     report.add(Figure("scale_dropped_pct", f"Dropped detect frames, {cameras} cameras",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -521,6 +521,31 @@ async def test_two_people_crossing_again_and_again_are_two_on_real_detections(
 # ---------------------------------------------------------------------- events
 
 
+async def run_on_footage(manager: EventManager, footage_mp4: Path, model_path: Path,
+                         limit: int, after_sample: Callable[[], None]) -> float:
+    """The engine's real motion, look planner, detector and tracker on the footage at 5
+    detect fps, feeding ``manager``; ``after_sample`` runs after each sample. Returns the
+    last sample's time."""
+    cam = manager.camera
+    tracker = Tracker(cam)
+    motion = MotionDetector(W, H, MotionConfig())
+    pool = DetectorPool(model_path, None, 2)
+    planner = LookPlanner(W, H, pool.input_size, 5.0)
+    labels = frozenset({"person", "car"})
+    t = 1_790_000_000.0
+    try:
+        for i, rgb in frames(footage_mp4, step=2, limit=limit):
+            t += 0.2
+            m = motion.process(rgb)
+            regions = planner.plan(m.boxes, *tracker.due_looks(t), t)
+            dets = await pool.detect(rgb, regions, 0.5, labels) if regions else []
+            await manager.process(Frame("cam", t, rgb, i), tracker.update(dets, t, regions))
+            after_sample()
+    finally:
+        pool.close()
+    return t
+
+
 async def test_events_are_in_sqlite_before_they_are_announced(tmp_path: Path,
                                                               footage_mp4: Path,
                                                               model_path: Path) -> None:
@@ -529,39 +554,29 @@ async def test_events_are_in_sqlite_before_they_are_announced(tmp_path: Path,
     bus = EventBus()
     inbox = bus.subscribe()
     manager = EventManager(cam, store, bus, SnapshotWriter(tmp_path / "snapshots"))  # type: ignore[arg-type]
-    tracker = Tracker(cam)  # type: ignore[arg-type]
-    motion = MotionDetector(W, H, MotionConfig())
-    pool = DetectorPool(model_path, None, 2)
-    planner = LookPlanner(W, H, pool.input_size, 5.0)
-    checked_on_new = False
+    checked_on_new = []
+
+    def check_announced() -> None:
+        while not inbox.empty():
+            msg = inbox.get_nowait()
+            if msg.kind == "new":
+                # Read the file with a separate connection, as another process would.
+                with sqlite3.connect(tmp_path / "vigil.db") as db:
+                    row = db.execute("SELECT id FROM events WHERE id = ?",
+                                     (msg.event["id"],)).fetchone()
+                assert row is not None
+                assert msg.event["has_snapshot"]
+                assert (tmp_path / "snapshots" / "cam" / f"{msg.event['id']}.jpg").is_file()
+                checked_on_new.append(msg.event["id"])
+
     try:
-        t = 1_790_000_000.0
-        for i, rgb in frames(footage_mp4, step=2, limit=260):
-            t += 0.2
-            frame = Frame("cam", t, rgb, i)
-            m = motion.process(rgb)
-            regions = planner.plan(m.boxes, *tracker.due_looks(t), t)
-            labels = frozenset({"person", "car"})
-            dets = await pool.detect(rgb, regions, 0.5, labels) if regions else []
-            await manager.process(frame, tracker.update(dets, t, regions))
-            while not inbox.empty():
-                msg = inbox.get_nowait()
-                if msg.kind == "new":
-                    # Read the file with a separate connection, as another process would.
-                    with sqlite3.connect(tmp_path / "vigil.db") as db:
-                        row = db.execute("SELECT id FROM events WHERE id = ?",
-                                         (msg.event["id"],)).fetchone()
-                    assert row is not None
-                    assert msg.event["has_snapshot"]
-                    assert (tmp_path / "snapshots" / "cam" / f"{msg.event['id']}.jpg").is_file()
-                    checked_on_new = True
+        t = await run_on_footage(manager, footage_mp4, model_path, 260, check_announced)
         await manager.close(t)
         assert checked_on_new
         rows, _ = await store.list_events(EventQuery())
         assert rows and all(r["end_time"] is not None for r in rows)
         assert all("person" in r["labels"] for r in rows)
     finally:
-        pool.close()
         await asyncio.to_thread(store.close)
 
 
@@ -654,33 +669,25 @@ async def test_a_wobbling_score_does_not_rewrite_snapshots_a_better_view_does(
 async def test_a_crowd_pins_few_frames_and_everyone_still_gets_a_snapshot(
         tmp_path: Path, footage_mp4: Path, model_path: Path) -> None:
     """A busy camera's event gathers a snapshot per person. Each best view used to pin its
-    whole decoded frame (1.3 MB at 768x576) until that person left: the busy campus held
-    six to nine frames per camera, 40 MB over four busy cameras. A view on disk is now
-    held as its two JPEGs, and only a clearly better view pins a frame again, until the
-    next snapshot interval writes it. Every person of the event still has a snapshot on
-    disk, and the event's own."""
+    whole decoded frame (1.3 MB at 768x576) until that person left: on the busy campus,
+    6.2 frames per camera on average and up to 10. A view on disk is now held as its two
+    JPEGs, and only a clearly better view pins a frame again, until the next snapshot
+    interval writes it. Every person of the event still has a snapshot on disk, and the
+    event its own."""
     cam = camera_config(events={"idle_timeout": 3, "max_length": 300})
     store = Store(tmp_path / "vigil.db")
     snapshots = SnapshotWriter(tmp_path / "snapshots")
     manager = EventManager(cam, store, EventBus(), snapshots)  # type: ignore[arg-type]
-    tracker = Tracker(cam)  # type: ignore[arg-type]
-    motion = MotionDetector(W, H, MotionConfig())
-    pool = DetectorPool(model_path, None, 2)
-    planner = LookPlanner(W, H, pool.input_size, 5.0)
     held: list[int] = []
     events: dict[str, set[str]] = {}
+
+    def note() -> None:
+        held.append(manager.frames_held)
+        if (ev := manager.current) is not None:
+            events.setdefault(ev.id, set()).update(ev.members)
+
     try:
-        t = 1_790_000_000.0
-        for i, rgb in frames(footage_mp4, step=2, limit=400):  # 80 s at 5 fps
-            t += 0.2
-            m = motion.process(rgb)
-            regions = planner.plan(m.boxes, *tracker.due_looks(t), t)
-            dets = (await pool.detect(rgb, regions, 0.5, frozenset({"person", "car"}))
-                    if regions else [])
-            await manager.process(Frame("cam", t, rgb, i), tracker.update(dets, t, regions))
-            held.append(manager.frames_held)
-            if (ev := manager.current) is not None:
-                events.setdefault(ev.id, set()).update(ev.members)
+        t = await run_on_footage(manager, footage_mp4, model_path, 400, note)  # 80 s
         await manager.close(t)
         people = sum(len(m) for m in events.values())
         assert people >= 10  # the footage is a crowd (vtest: 20 and more passers-by)
@@ -694,5 +701,4 @@ async def test_a_crowd_pins_few_frames_and_everyone_still_gets_a_snapshot(
         assert max(held) <= 5, held
         assert sum(held) / len(held) <= 2.0, held
     finally:
-        pool.close()
         await asyncio.to_thread(store.close)

@@ -183,7 +183,7 @@ class CameraPipeline:
         lag = max(0.0, time.time() - frame.time)
         self.stats.processed += 1
         self.stats.lag_total_s += lag
-        self.stats.lag_ms = self.stats.lag_ms * 0.9 + lag * 100
+        self.stats.lag_ms = self.stats.lag_ms * 0.9 + lag * 1000 * 0.1
         self.latest = frame  # every sampled frame carries rgb or its decoded picture
         self.stats.frames += 1 + frame.quiet  # quiet samples were looked at for motion
         if not self.detect_enabled:

@@ -328,7 +328,7 @@ class EventManager:
         encoded: dict[str, tuple[BestFrame, tuple[bytes, bytes]]] = {}
         for oid, view in jobs:
             owner = best_id if oid is None else oid
-            if owner not in encoded or encoded[owner][0] is not view:
+            if owner not in encoded:  # the event's best is also that object's own job
                 encoded[owner] = (view, encode_view(view, owner))
             jpegs = encoded[owner][1]
             if oid is None:
