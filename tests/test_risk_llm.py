@@ -169,6 +169,41 @@ async def test_server_outage_falls_back_at_once_and_rescores_later(
         server.stop()
 
 
+async def test_events_fall_back_at_once_while_a_probe_hangs(rig_factory: Any) -> None:
+    """An LLM server that stops answering: after the circuit opens, a probe waits its whole
+    timeout. Events closed meanwhile show the rules' score as a fallback at once, not
+    'pending' for a minute."""
+    hang = asyncio.Event()
+    probed = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if hang.is_set():
+            held.append(writer)  # take the request, never answer
+            probed.set()
+            return
+        writer.close()  # a server that drops the connection: a fast failure
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        rig = await rig_factory(f"http://127.0.0.1:{port}/v1")
+        first = [await rig.add(time.time() - 300 + i) for i in range(2)]
+        for eid in first:
+            await rig.wait(eid, lambda r: r["status"] == "fallback", 15, "a rules fallback")
+        hang.set()
+        await asyncio.wait_for(probed.wait(), 15)  # the probe after the cool-down
+        assert rig.service.circuit.state == "half_open"
+        eid = await rig.add(time.time() - 100)
+        risk = await rig.wait(eid, lambda r: r["status"] == "fallback", 3, "a fallback at once")
+        assert risk["provider"] == "rules" and "LLM unavailable" in risk["reasoning"]
+        assert rig.jobs()[eid] == "pending"  # still rescored when the server is back
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
 async def test_malformed_answer_ends_in_a_valid_fallback(llama: LlamaServer,
                                                          rig_factory: Any) -> None:
     # Three tokens cannot hold the JSON: the answer is cut off, retried once, then rules.
@@ -218,11 +253,17 @@ def test_pending_jobs_resume_after_an_engine_restart(tmp_path: Path, footage_mp4
         with sqlite3.connect(db) as c:
             return dict(c.execute("SELECT event_id, status FROM risk_jobs").fetchall())
 
-    # No LLM yet: closed events carry rules fallbacks and their jobs wait.
-    engine.wait_for(lambda: len(jobs()) >= 2, 90, what="two scoring jobs")
-    events = {e["id"]: e for e in engine.all_events()}
-    waiting = [eid for eid in jobs() if events.get(eid, {}).get("end_time")]
-    assert waiting and all(events[eid]["risk"]["status"] == "fallback" for eid in waiting)
+    # No LLM yet: closed events carry rules fallbacks and their jobs wait. The job row is
+    # written with the closing row, the fallback a moment later, so wait for both.
+    def closed_with_fallbacks() -> list[str]:
+        events = {e["id"]: e for e in engine.all_events()}
+        closed = [eid for eid in jobs() if events.get(eid, {}).get("end_time")]
+        ok = len(closed) >= 2 and all(events[eid]["risk"]["status"] == "fallback"
+                                      for eid in closed)
+        return closed if ok else []
+
+    waiting = engine.wait_for(closed_with_fallbacks, 90,
+                              what="two closed events scored by rules while the LLM is down")
     assert engine.stop(signal.SIGTERM) == 0
     assert all(status == "pending" for status in jobs().values())
     with LlamaServer(tmp_path / "llama.log", port=port):

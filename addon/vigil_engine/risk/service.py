@@ -228,8 +228,9 @@ class RiskService:
         """The closing row has queued the job already; wake the worker."""
         if not self.uses_llm:
             return
-        if self.circuit.state == "open":
-            # The LLM is known to be down: fall back now, rescore when it returns.
+        if self.circuit.state != "closed":
+            # The LLM is known to be down (or a probe is still out): fall back now rather
+            # than show 'pending' for a probe's whole timeout; rescore when it returns.
             await self._fallback(event_id, "LLM unavailable; scored by rules, will rescore")
         self._wake.set()
 
