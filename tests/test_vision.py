@@ -702,3 +702,37 @@ async def test_a_crowd_pins_few_frames_and_everyone_still_gets_a_snapshot(
         assert sum(held) / len(held) <= 2.0, held
     finally:
         await asyncio.to_thread(store.close)
+
+
+# From vtest at 5 fps (the engine's looks, 2026-12-01): a small person walks right along
+# the back of the plaza (another walks below them). At 74.6 s the whole-frame look drew
+# two boxes on them (IoU 0.34: both survive merging). (time, looked at, the model's boxes)
+TWO_BOXES_ON_ONE: list[tuple[float, Box, list[tuple[Box, float]]]] = [
+    (71.6, (0, 0, W, H), [((535, 132, 562, 193), 0.88)]),
+    (72.0, (468, 0, 768, 300), [((556, 126, 581, 179), 0.58)]),
+    (72.4, (390, 70, 690, 370), [((571, 120, 601, 185), 0.5)]),
+    (72.6, (0, 0, W, H), [((576, 122, 602, 171), 0.58)]),
+    (73.2, (380, 90, 680, 390), [((595, 121, 617, 175), 0.58)]),
+    (73.6, (0, 0, W, H), [((569, 184, 597, 263), 0.79), ((604, 112, 629, 176), 0.58)]),
+    (74.0, (380, 110, 680, 410), [((554, 181, 583, 262), 0.58)]),
+    (74.2, (468, 0, 768, 300), [((547, 179, 577, 252), 0.88)]),
+    (74.6, (0, 0, W, H), [((647, 118, 669, 174), 0.58), ((641, 126, 659, 168), 0.5)]),
+    (74.8, (468, 0, 768, 300), [((656, 116, 674, 168), 0.73)]),
+]
+
+
+def test_two_boxes_on_one_person_do_not_make_a_second_person() -> None:
+    """The second box became a candidate, took the person's next sighting (74.8 s) from
+    their track, and the person went unseen for 1.6 s: vtest's recall on the AMD machine
+    counted them missed, and an event could list one person twice."""
+    tracker = Tracker(camera_config(detect={"width": W, "height": H, "fps": 5}))  # type: ignore[arg-type]
+    walker = None
+    for now, region, boxes in TWO_BOXES_ON_ONE:
+        upd = tracker.update([det("person", b, s) for b, s in boxes], now, [region])
+        if walker is None:
+            (walker,) = upd.seen
+        if now >= 74.6:
+            assert not upd.new, f"{now}: a second person from a second box"
+    assert walker is not None
+    assert walker.last_seen == 74.8 and walker.box == (656, 116, 674, 168)
+    assert len([t for t in tracker.tracks.values() if t.box[1] < 150]) == 1
