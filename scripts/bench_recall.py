@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import inspect
 import json
 import os
 import subprocess
@@ -47,7 +48,6 @@ from vigil_engine.detect.pool import DetectorPool
 from vigil_engine.detect.regions import iou, look_around_tiles
 from vigil_engine.detect.types import Box, Detection
 from vigil_engine.motion.detector import MotionDetector
-from vigil_engine.track import tracker as tracker_module
 from vigil_engine.track.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +125,7 @@ def _confirmed(tracker: Tracker, out: dict[str, Track], now: float) -> None:
 def _cache_key(path: Path, model: Path, width: int, height: int) -> str:
     h = hashlib.sha256()
     # The reference is the tracker's output too: a tracker change makes a new one.
-    for p in (path, model, Path(tracker_module.__file__)):
+    for p in (path, model, Path(inspect.getfile(Tracker))):
         with open(p, "rb") as f:
             h.update(hashlib.file_digest(f, "sha256").digest())
     h.update(f"{width}x{height}:v3".encode())
