@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .capture.rate import RateMeter
-from .capture.source import Capture, Frame
+from .capture.source import SCALER_THREADS, Capture, Frame
 from .config import CameraConfig
 from .detect.planner import LookPlanner
 from .detect.pool import DetectorPool
@@ -279,7 +279,8 @@ class CameraPipeline:
         if picture is None:
             return None
         w, h = self.config.detect.width, self.config.detect.height
-        rgb = await asyncio.to_thread(picture.to_ndarray, width=w, height=h, format="rgb24")
+        rgb = await asyncio.to_thread(picture.to_ndarray, width=w, height=h, format="rgb24",
+                                      threads=SCALER_THREADS)
         self._latest_rgb = (frame.index, rgb)
         return frame, rgb
 

@@ -125,7 +125,7 @@ def keyframe_preview(path: Path, seg_start: float, at: float, height: int,
         frame = frames[0]
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
         rgb = frame.reformat(width=width, height=height, format="rgb24",
-                             interpolation="FAST_BILINEAR").to_ndarray()
+                             interpolation="FAST_BILINEAR", threads=1).to_ndarray()
     return rgb, when
 
 

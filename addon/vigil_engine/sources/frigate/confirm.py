@@ -36,7 +36,7 @@ def sample_frames(path: Path, count: int = FRAMES, max_side: int = 960) -> list[
             if not targets or t >= targets[0]:
                 scale = min(1.0, max_side / max(frame.width, frame.height))
                 img = frame.to_ndarray(format="rgb24", width=int(frame.width * scale) // 2 * 2,
-                                       height=int(frame.height * scale) // 2 * 2)
+                                       height=int(frame.height * scale) // 2 * 2, threads=1)
                 frames.append(img)
                 if targets:
                     targets.pop(0)
