@@ -86,7 +86,10 @@ class Settings:
     # found at connect (parked cars) closely until they are known to stand still
     # (detect.stationary_seconds, 10 s). Start-up is not idling.
     settle_s: float = 30.0
-    window_s: float = 20.0
+    # An idle camera costs 1-2 % of a core: in 20 s that is about 40 of /proc's 10 ms
+    # ticks, so the idle ratio read +-0.07-0.10 and one run could not tell 1.29x from
+    # 1.38x. A minute gives +-0.03.
+    window_s: float = 60.0
     pipeline_frames: int = 300
     multi_s: float = 20.0
 

@@ -120,6 +120,7 @@ def run(report: Report, cameras: int, busy_n: int, window_s: float) -> None:
                         cpu.system_s + part.system_s, cpu.decode_s + part.decode_s)
             after = stats_of(eng, names)
             _, hwm = memory_mb(pid)
+            threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
     assert cpu is not None
     delta = {n: {k: after[n][k] - before[n][k] for k in STAT_KEYS} for n in names}
     frames = sum(d["frames"] for d in delta.values())
@@ -149,7 +150,8 @@ def run(report: Report, cameras: int, busy_n: int, window_s: float) -> None:
                       "<= 1000 ms", bool(lat) and p95 <= 1000, note))
     report.add(Figure("scale_rss_mb", f"Engine RSS, {cameras} cameras", max(rss), "MB",
                       "<= 250 MB", max(rss) <= 250,
-                      f"highest of {len(rss)} samples; peak (VmHWM) {hwm:.0f} MB"))
+                      f"highest of {len(rss)} samples; peak (VmHWM) {hwm:.0f} MB; "
+                      f"{threads} threads"))
     report.add(Figure("scale_cpu_pct", f"Engine CPU, {cameras} cameras", cpu.percent,
                       "% core", note=f"FFmpeg decoder threads {cpu.decode_percent:.0f} %; "
                       + report.others("scale", cpu.others_percent)))
