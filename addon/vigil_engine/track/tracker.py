@@ -258,9 +258,15 @@ class Tracker:
             seen.append(t)
 
         new: list[TrackedObject] = []
-        for i, d in enumerate(dets):
-            if i in used_dets or _duplicate(d, matched.values()):
+        # The look's sightings a further box could be a second drawing of: those matched
+        # to objects, and the new candidates (surest first), so a newcomer the model drew
+        # twice is one candidate, not two that each take one of the next look's boxes.
+        claimed = list(matched.values())
+        for i in sorted(range(len(dets)), key=lambda i: -dets[i].score):
+            d = dets[i]
+            if i in used_dets or _duplicate(d, claimed):
                 continue
+            claimed.append(d)
             t = TrackedObject(id=secrets.token_hex(4), label=d.label, box=d.box,
                               first_seen=now, last_seen=now,
                               ignore_if_still=d.label in self.ignore_still)
