@@ -242,9 +242,10 @@ def score(ref: list[Track], got: list[Track], min_height: int, tolerance: float
     missed = [r for r in wanted
               if not any(kind(g.label) == kind(r.label) and _overlaps(g, r, tolerance, True)
                          for g in got)]
-    seen_only = [r for r in wanted if r not in missed
-                 and not any(kind(g.label) == kind(r.label) and _overlaps(g, r, tolerance)
-                             for g in got)]
+    # Found, but not on sightings alone: only at a followed track's predicted place.
+    between_only = [r for r in wanted if r not in missed
+                    and not any(kind(g.label) == kind(r.label) and _overlaps(g, r, tolerance)
+                                for g in got)]
     # How long after the reference confirmed someone the pipeline had them too.
     delays = []
     for r in wanted:
@@ -259,7 +260,7 @@ def score(ref: list[Track], got: list[Track], min_height: int, tolerance: float
     return {
         "reference_tracks": len(wanted),
         "found": len(wanted) - len(missed),
-        "found_between_looks": len(seen_only),
+        "found_between_looks": len(between_only),
         "recall": (len(wanted) - len(missed)) / len(wanted) if wanted else 1.0,
         "delay_p50_s": delays[len(delays) // 2] if delays else 0.0,
         "delay_p95_s": delays[min(len(delays) - 1, int(0.95 * len(delays)))] if delays else 0.0,

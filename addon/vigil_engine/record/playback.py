@@ -22,6 +22,7 @@ from typing import Any
 import av
 import numpy as np
 
+from ..capture.source import SCALER_THREADS
 from ..store.recordings import SegmentRow
 
 JOIN_SECONDS = 1.0
@@ -125,7 +126,8 @@ def keyframe_preview(path: Path, seg_start: float, at: float, height: int,
         frame = frames[0]
         width = max(2, round(frame.width * height / frame.height / 2) * 2)
         rgb = frame.reformat(width=width, height=height, format="rgb24",
-                             interpolation="FAST_BILINEAR", threads=1).to_ndarray()
+                             interpolation="FAST_BILINEAR",
+                             threads=SCALER_THREADS).to_ndarray()
     return rgb, when
 
 

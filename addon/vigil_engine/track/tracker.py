@@ -486,13 +486,13 @@ class Tracker:
 
 
 def _duplicate(d: Detection, sightings: Iterable[Detection]) -> bool:
-    """``d`` is a second box on an object seen in the same look (the model's boxes on one
-    person that merging keeps: IoU 0.34, two thirds of the smaller inside the other). As a
-    candidate it would take that object's next sighting, and the object would go unseen
-    until the candidate is dropped. Someone half hidden behind another is rarely that
-    far inside their box at a similar height; only a new sighting is held back (people
-    tracked apart keep their tracks when they overlap), and one who first appears that
-    deep inside another's box starts a track when they step out of it."""
+    """``d`` is a second box on an object seen in the same look, known or new (the
+    model's boxes on one person that merging keeps: IoU 0.34, two thirds of the smaller
+    inside the other). As a candidate it would take that object's next sighting, and the
+    object would go unseen until the candidate is dropped. Someone half hidden behind
+    another is rarely that far inside their box at a similar height; only a new sighting
+    is held back (people tracked apart keep their tracks when they overlap), and one who
+    first appears that deep inside another's box starts a track when they step out of it."""
     for m in sightings:
         if m.label != d.label:
             continue

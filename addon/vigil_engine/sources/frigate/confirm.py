@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from ...capture.source import SCALER_THREADS
 from ...detect.pool import DetectorPool
 from ...detect.types import Box
 
@@ -36,7 +37,8 @@ def sample_frames(path: Path, count: int = FRAMES, max_side: int = 960) -> list[
             if not targets or t >= targets[0]:
                 scale = min(1.0, max_side / max(frame.width, frame.height))
                 img = frame.to_ndarray(format="rgb24", width=int(frame.width * scale) // 2 * 2,
-                                       height=int(frame.height * scale) // 2 * 2, threads=1)
+                                       height=int(frame.height * scale) // 2 * 2,
+                                       threads=SCALER_THREADS)
                 frames.append(img)
                 if targets:
                     targets.pop(0)
