@@ -222,14 +222,15 @@ def test_a_quiet_scene_with_parked_cars_costs_a_look_every_few_seconds(
     assert runs <= 8, (runs, samples)
     assert after["objects"].get("car"), after["objects"]  # still known to be there
     assert after["event_id"] is None and after["stats"]["events_opened"] == 0
-    # Its picture is still the newest (converted when asked, not on every sample).
-    for _ in range(2):
+    # Its picture is the newest the camera gave (converted when asked, not on every
+    # sample), not the still sample handed over up to a second before.
+    for _ in range(5):
         asked = time.time()
         resp = engine.get("/api/cameras/quiet/latest.jpg")
         assert resp.status == 200 and resp.headers["Content-Type"] == "image/jpeg"
-        assert abs(float(resp.headers["X-Frame-Time"]) - asked) < 1.5
+        assert abs(float(resp.headers["X-Frame-Time"]) - asked) < 0.5
         assert Image.open(io.BytesIO(resp.body)).size == (W, H)
-        time.sleep(1)
+        time.sleep(0.3)
 
 
 def test_camera_goes_offline_and_comes_back(engine: EngineProcess, camera: RtspCamera) -> None:

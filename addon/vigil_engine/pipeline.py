@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .capture.rate import RateMeter
-from .capture.source import SCALER_THREADS, Capture, Frame
+from .capture.source import Capture, Frame
 from .config import CameraConfig
 from .detect.planner import LookPlanner
 from .detect.pool import DetectorPool
@@ -69,9 +69,8 @@ class CameraPipeline:
         self.events = EventManager(camera, store, bus, snapshots, risk)
         self.stats = PipelineStats()
         self.detect_fps = RateMeter()
-        self.latest: Frame | None = None
-        self._latest_rgb: tuple[int, np.ndarray] | None = None  # (frame index, converted)
-        self.jpeg_cache: dict[tuple[int, int | None, bool], bytes] = {}  # latest frame only
+        # JPEGs of the newest picture, by (its wall time, height, boxes drawn).
+        self.jpeg_cache: dict[tuple[float, int | None, bool], bytes] = {}
         self.last_motion = 0.0
         self.detect_enabled = camera.detect.enabled
         self._labels = frozenset(camera.objects.track)
@@ -155,6 +154,8 @@ class CameraPipeline:
                 raise
             except Exception:
                 _LOGGER.exception("%s: failed to process a frame", self.name)
+            # Not kept while waiting for the next: a busy camera's sample is 1.3 MB of RGB.
+            del frame
 
     def _watched_tiles(self, width: int, height: int) -> list[Box]:
         """Look-around tiles, minus those the motion mask hides (the user said: not there)."""
@@ -184,7 +185,6 @@ class CameraPipeline:
         self.stats.processed += 1
         self.stats.lag_total_s += lag
         self.stats.lag_ms = self.stats.lag_ms * 0.9 + lag * 1000 * 0.1
-        self.latest = frame  # every sampled frame carries rgb or its decoded picture
         self.stats.frames += 1 + frame.quiet  # quiet samples were looked at for motion
         if not self.detect_enabled:
             self._scan_pending = True
@@ -264,32 +264,24 @@ class CameraPipeline:
         url = self.stream_source
         return scrub(url) if url else None
 
-    async def latest_rgb(self) -> tuple[Frame, np.ndarray] | None:
-        """The newest frame and its RGB pixels (converted now, once, if detection did not
-        need them), or None before the first frame."""
-        frame = self.latest
-        if frame is None:
-            return None
-        if frame.rgb is not None:
-            return frame, frame.rgb
-        done = self._latest_rgb
-        if done is not None and done[0] == frame.index:
-            return frame, done[1]
-        picture = frame.picture
-        if picture is None:
+    def newest_at(self) -> float | None:
+        """Wall time of the picture ``latest_rgb`` would give now, without converting it."""
+        return self.capture.newest_at if self.capture is not None else None
+
+    async def latest_rgb(self) -> tuple[float, np.ndarray] | None:
+        """The camera's newest picture, converted now to RGB at detect size (no camera
+        keeps one between samples), with its wall time; None before the first."""
+        if self.capture is None:
             return None
         w, h = self.config.detect.width, self.config.detect.height
-        rgb = await asyncio.to_thread(picture.to_ndarray, width=w, height=h, format="rgb24",
-                                      threads=SCALER_THREADS)
-        self._latest_rgb = (frame.index, rgb)
-        return frame, rgb
+        return await asyncio.to_thread(self.capture.newest_rgb, w, h)
 
     async def analyze_now(self) -> dict[str, Any]:
         """Look at the newest frame with fresh eyes: the whole frame, tiled, right now."""
         latest = await self.latest_rgb()
         if latest is None:
             raise LookupError(f"camera {self.name!r} has not delivered a frame yet")
-        frame, rgb = latest
+        at, rgb = latest
         h, w = rgb.shape[:2]
         tiles = look_around_tiles(w, h)
         detections = await self.pool.detect(rgb, tiles, self._min_score, self._labels)
@@ -303,9 +295,9 @@ class CameraPipeline:
             objects.append({
                 "id": f"{i:08x}", "label": d.label, "top_score": round(d.score, 3),
                 "zones": [z.name for z in zones if z.contains(d.label, bc)],
-                "first_seen": frame.time, "last_seen": frame.time, "stationary": False,
+                "first_seen": at, "last_seen": at, "stationary": False,
                 "loitering": False, "box": list(d.box), "path": []})
-        return {"camera": self.name, "time": frame.time, "objects": objects}
+        return {"camera": self.name, "time": at, "objects": objects}
 
     def status(self) -> dict[str, Any]:
         cap = self.capture.status if self.capture else None

@@ -85,12 +85,12 @@ async def latest_jpg(request: web.Request) -> web.Response:
         return await _frigate_latest(engine, name, height)
     pipeline = engine.pipelines[name]
     no_frame = ApiError(404, "no_frame", f"camera {name!r} has not delivered a frame yet")
-    frame = pipeline.latest
-    if frame is None:
+    at = pipeline.newest_at()
+    if at is None:
         raise no_frame
     bbox = request.query.get("bbox") in ("1", "true")
-    # Many viewers (dashboards, the UI grid, HA) ask for the same frame: encode it once.
-    key = (frame.index, int(height) if height else None, bbox)
+    # Many viewers (dashboards, the UI grid, HA) ask for the same picture: encode it once.
+    key = (at, int(height) if height else None, bbox)
     cached = pipeline.jpeg_cache.get(key)
     if cached is not None:
         data = cached
@@ -98,22 +98,22 @@ async def latest_jpg(request: web.Request) -> web.Response:
         latest = await pipeline.latest_rgb()
         if latest is None:
             raise no_frame
-        frame, rgb = latest  # may be newer than the one looked up
-        key = (frame.index, key[1], bbox)
+        at, rgb = latest  # may be newer than the one looked up
+        key = (at, key[1], bbox)
         boxes: tuple[BoxInFrame, ...] = ()
         if bbox:
             boxes = tuple(BoxInFrame(t.id, t.label, t.score, t.box)
                           for t in pipeline.tracker.tracks.values()
-                          if t.confirmed and t.last_seen >= frame.time - 1.0)
+                          if t.confirmed and t.last_seen >= at - 1.0)
         data = await asyncio.to_thread(encode_jpeg, rgb, boxes,
                                        height=int(height) if height else None)
-        if any(k[0] != frame.index for k in pipeline.jpeg_cache):
+        if any(k[0] != at for k in pipeline.jpeg_cache):
             pipeline.jpeg_cache.clear()
         if len(pipeline.jpeg_cache) < 8:
             pipeline.jpeg_cache[key] = data
     return web.Response(body=data, content_type="image/jpeg",
                         headers={"Cache-Control": "no-store",
-                                 "X-Frame-Time": f"{frame.time:.3f}"})
+                                 "X-Frame-Time": f"{at:.3f}"})
 
 
 async def events(request: web.Request) -> web.Response:

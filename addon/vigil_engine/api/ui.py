@@ -101,11 +101,11 @@ async def mjpeg(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "no-store"})
     await resp.prepare(request)
     engine.mjpeg_streams += 1
-    last = None
+    last: float | None = None  # wall time of the picture last sent
     try:
         while True:
-            frame = pipeline.latest
-            latest = await pipeline.latest_rgb() if frame is not last else None
+            newest = pipeline.newest_at()
+            latest = await pipeline.latest_rgb() if newest != last else None
             if latest is not None:
                 last, rgb = latest
                 jpg = await asyncio.to_thread(encode_jpeg, rgb, (), quality=70,

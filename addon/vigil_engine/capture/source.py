@@ -8,9 +8,15 @@ keep coming) is torn down and reconnected.
 Decoding blocks, so it lives in a thread; frames are handed to the event loop
 with ``call_soon_threadsafe``. Only frames that detection will use are
 converted to RGB at detect resolution (the costly part); the rest are decoded
-(H.264 needs them as references) and dropped. A sampled frame that detection
-does not need travels as the decoder's picture, converted only if someone asks
-to see it (latest.jpg): a quiet camera pays no conversion at all.
+(H.264 needs them as references) and dropped. A quiet camera pays no conversion at
+all: its newest picture is converted only when someone asks to see it (latest.jpg).
+
+Memory: FFmpeg's decoder takes its pictures from a pool that grows to the most it
+ever needed at once and never shrinks. A picture kept past the next decode (a still
+sample handed to the loop, the last one kept to show) makes the pool grow by one
+(0.66 MB at 768x576, 21 MB at 32 cameras). So nothing outside this thread keeps a
+decoded picture: the newest one, which the decoder keeps anyway as its reference, is
+converted on request under a lock that keeps the decoder still meanwhile.
 """
 
 from __future__ import annotations
@@ -79,8 +85,6 @@ class Frame:
     rgb: np.ndarray | None  # detect.height x detect.width x 3, uint8; None if not needed
     index: int
     motion: MotionResult | None = None  # computed in the capture thread from luma
-    # Without rgb: the decoded picture, to convert only if someone wants to see it.
-    picture: av.VideoFrame | None = None
     quiet: int = 0  # samples just before this one, nothing in them, not delivered
 
 
@@ -151,6 +155,11 @@ class Capture:
         self._grey_fmt = av.video.reformatter.VideoReformatter()
         self._rgb_fmt = av.video.reformatter.VideoReformatter()
         self.rgb_frames = 0
+        # The newest decoded picture and its wall time; the lock is held around each
+        # decode and while someone converts it (see the module's docstring).
+        self._newest: av.VideoFrame | None = None
+        self._newest_at: float | None = None
+        self._picture_lock = threading.Lock()
         # Set by the pipeline when tracked objects need looking at (needs RGB).
         self.wants_rgb = True
 
@@ -286,7 +295,8 @@ class Capture:
                 self.input_fps.tick()
             return got
         try:
-            frames = packet.decode()
+            with self._picture_lock:
+                frames = packet.decode()
             self._bad_packets = 0
         except av.error.InvalidDataError as err:
             # One corrupt packet (a radio glitch) costs a frame or two, not the connection.
@@ -307,6 +317,7 @@ class Capture:
                 self._mark_online(vframe.width, vframe.height)
             self.status.frames_decoded += 1
             self.status.last_frame_time = now
+            self._newest, self._newest_at = vframe, now
             self.input_fps.tick()
             # On the detect.fps cadence, a frame a little early included (input and detect
             # rates alike jitter); never two samples within half an interval, though frames
@@ -326,21 +337,35 @@ class Capture:
                     and now - self._delivered < QUIET_EVERY):
                 self._quiet += 1
                 continue
-            rgb = picture = None
+            rgb = None
             if motion is None or motion.boxes or self.wants_rgb:
                 rgb = self._rgb_fmt.reformat(vframe, width=self.detect.width,
                                              height=self.detect.height,
                                              format="rgb24",
                                              threads=SCALER_THREADS).to_ndarray()
                 self.rgb_frames += 1
-            else:
-                picture = vframe
             self._index += 1
             self._delivered = now
             quiet, self._quiet = self._quiet, 0
             self._loop.call_soon_threadsafe(self._on_frame, Frame(
-                self.camera, now, rgb, self._index, motion, picture, quiet))
+                self.camera, now, rgb, self._index, motion, quiet))
         return got
+
+    @property
+    def newest_at(self) -> float | None:
+        """Wall time of the newest decoded picture (None before the first)."""
+        return self._newest_at
+
+    def newest_rgb(self, width: int, height: int) -> tuple[float, np.ndarray] | None:
+        """The newest decoded picture as RGB at ``width`` x ``height``, with its wall
+        time; None before the first. Blocking (run it in a thread): the decoder waits
+        meanwhile, so the picture is never kept past a decode. After a disconnect it is
+        the last picture the camera gave."""
+        with self._picture_lock:
+            if self._newest is None or self._newest_at is None:
+                return None
+            return self._newest_at, self._newest.to_ndarray(
+                width=width, height=height, format="rgb24", threads=SCALER_THREADS)
 
     def _luma(self, vframe: av.VideoFrame) -> np.ndarray:
         """The motion grid's grey image: a strided view of the Y plane when the stream is
