@@ -238,6 +238,15 @@ def test_camera_goes_offline_and_comes_back(engine: EngineProcess, camera: RtspC
     engine.wait_for(lambda: engine.camera("plaza")["status"] == "offline", 30,
                     what="plaza offline")
     assert engine.get("/api/health").status == 200  # the engine keeps running
+    # Offline, the camera's picture is the last one it gave, kept as it was (a dashboard
+    # keeps showing it, with its time), not an error: the capture keeps it after the drop.
+    first = engine.get("/api/cameras/plaza/latest.jpg")
+    assert first.status == 200 and first.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(first.body)).size == (W, H)
+    time.sleep(1.0)
+    again = engine.get("/api/cameras/plaza/latest.jpg")
+    assert again.status == 200
+    assert again.headers["X-Frame-Time"] == first.headers["X-Frame-Time"]
     # With no frames at all, the event that was open still ends after its idle timeout.
     engine.wait_for(lambda: engine.camera("plaza")["event_id"] is None, 20,
                     what="the open event to close while the camera is offline")
@@ -249,6 +258,11 @@ def test_camera_goes_offline_and_comes_back(engine: EngineProcess, camera: RtspC
     engine.wait_for(lambda: engine.camera("plaza")["stats"]["detect_runs"] > runs_offline + 10,
                     30, what="detection to resume")
     assert engine.camera("plaza")["stats"]["reconnects"] >= 1
+    # Back online, the picture is the camera's newest again.
+    asked = time.time()
+    resp = engine.get("/api/cameras/plaza/latest.jpg")
+    assert resp.status == 200
+    assert abs(float(resp.headers["X-Frame-Time"]) - asked) < 1.0
 
 
 def test_sigterm_closes_open_events_and_exits_cleanly(engine: EngineProcess) -> None:
