@@ -46,6 +46,13 @@ class MotionDetector:
         self.watch = ~masked
         self.watch_count = max(1, int(self.watch.sum()))
         self._watch_all = bool(self.watch.all())
+        # Every sample's arrays are made once and reused: five samples a second per
+        # camera would otherwise allocate and free about 300 KB each time.
+        self._padded = np.empty((self.lh + 2, self.lw + 2), np.float32)
+        self._rows = np.empty((self.lh + 2, self.lw), np.float32)
+        self._blurred = np.empty((self.lh, self.lw), np.float32)
+        self._diff = np.empty((self.lh, self.lw), np.float32)
+        self._changed = np.empty((self.lh, self.lw), bool)
         self._bg: np.ndarray | None = None
         self._bg_mean = 0.0  # of the watched background, kept as the background moves
         self._settle = 0
@@ -72,23 +79,22 @@ class MotionDetector:
         grey = small[..., 0] * 0.299 + small[..., 1] * 0.587 + small[..., 2] * 0.114
         return self._blur(grey)
 
-    @staticmethod
-    def _blur(grey: np.ndarray) -> np.ndarray:
+    def _blur(self, grey: np.ndarray) -> np.ndarray:
         """Separable 3x3 box blur (edges repeated): kills compression noise without scipy.
 
         Every quiet camera runs this five times a second, so it is written for numpy's
         fast paths: the grey image is cast to float while copied into the padded buffer
-        (np.pad alone cost more than the rest), and sums are made in place."""
-        h, w = grey.shape
-        padded = np.empty((h + 2, w + 2), np.float32)
+        (np.pad alone cost more than the rest), and sums are made in place. Returns the
+        detector's own buffer, overwritten by the next sample."""
+        padded, rows, out = self._padded, self._rows, self._blurred
         padded[1:-1, 1:-1] = grey
         padded[0, 1:-1] = padded[1, 1:-1]
         padded[-1, 1:-1] = padded[-2, 1:-1]
         padded[:, 0] = padded[:, 1]
         padded[:, -1] = padded[:, -2]
-        rows = padded[:, :-2] + padded[:, 1:-1]
+        np.add(padded[:, :-2], padded[:, 1:-1], out=rows)
         rows += padded[:, 2:]
-        out = rows[:-2] + rows[1:-1]
+        np.add(rows[:-2], rows[1:-1], out=out)
         out += rows[2:]
         out *= np.float32(1 / 9)
         return out
@@ -111,7 +117,7 @@ class MotionDetector:
         else:
             mean_now = float(grey[watch].mean()) if watch.any() else 0.0
         if self._bg is None:
-            self._bg, self._bg_mean = grey, mean_now
+            self._bg, self._bg_mean = grey.copy(), mean_now
             return MotionResult([], 0.0, False)
         bg = self._bg
         mean_bg = self._bg_mean
@@ -119,10 +125,14 @@ class MotionDetector:
         gain = mean_bg / mean_now if mean_now > 1.0 else 1.0
         if not 0.2 < gain < 5.0:
             gain = 1.0
-        adjusted = grey * np.float32(gain) if gain != 1.0 else grey
-        diff = adjusted - bg
+        diff = self._diff
+        if gain != 1.0:
+            np.multiply(grey, np.float32(gain), out=diff)
+            diff -= bg
+        else:
+            np.subtract(grey, bg, out=diff)
         np.abs(diff, out=diff)
-        changed = diff > self.threshold
+        changed = np.greater(diff, self.threshold, out=self._changed)
         if not self._watch_all:
             changed &= watch
         fraction = np.count_nonzero(changed) / self.watch_count
@@ -134,14 +144,16 @@ class MotionDetector:
                 self._settle = SETTLE_FRAMES
             else:
                 self._settle -= 1
-            self._bg, self._bg_mean = grey, mean_now
+            np.copyto(bg, grey)
+            self._bg_mean = mean_now
             self._recent.append(0.0)
             return MotionResult([], fraction, True)
 
-        # The background is ours alone: blend in place; its mean follows the same blend.
+        # The background is ours alone: blend in place (the gain-adjusted sample in the
+        # sample's own buffer, no longer needed); its mean follows the same blend.
         bg *= np.float32(1 - ALPHA)
-        adjusted *= np.float32(ALPHA)
-        bg += adjusted
+        grey *= np.float32(gain * ALPHA)
+        bg += grey
         self._bg_mean = mean_bg * (1 - ALPHA) + gain * mean_now * ALPHA
         boxes = self._group(changed)
         self._recent.append(fraction if boxes else 0.0)
