@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -613,6 +615,29 @@ async def test_events_are_in_sqlite_before_they_are_announced(tmp_path: Path,
         await asyncio.to_thread(store.close)
 
 
+async def walk_past_max_length(manager: EventManager, rgb: np.ndarray, phase: int,
+                               before_sample: Callable[[int], None] = lambda _i: None
+                               ) -> list[dict[str, Any]]:
+    """12 s of someone walking, looked at on every third sample (max_length 8 s): the
+    events announced."""
+    inbox = manager.bus.subscribe()
+    tracker = Tracker(manager.camera)
+    t, x = 1_790_000_000.0, 100
+    for i in range(60):
+        before_sample(i)
+        t, x = t + 0.2, x + 4
+        looked = i % 3 == phase
+        dets = [det("person", (x, 200, x + 40, 300), 0.9)] if looked else []
+        upd = tracker.update(dets, t, [(0, 0, W, H)] if looked else [])
+        await manager.process(Frame("cam", t, rgb if looked else None, i), upd)
+    opened = []
+    while not inbox.empty():
+        msg = inbox.get_nowait()
+        if msg.kind == "new":
+            opened.append(msg.event)
+    return opened
+
+
 @pytest.mark.parametrize("phase", [0, 1, 2])
 async def test_a_follow_on_event_is_announced_with_a_snapshot(tmp_path: Path, footage_mp4: Path,
                                                               phase: int) -> None:
@@ -621,32 +646,55 @@ async def test_a_follow_on_event_is_announced_with_a_snapshot(tmp_path: Path, fo
     every sample (a crowd's planner looks at one square per sample): whichever sample
     closes the first event, the follow-on is announced with a snapshot on disk. (It was
     announced without one when that sample had not looked at them: the alert's image was
-    a 404; Home Assistant's blueprint test caught it.)"""
+    a 404; Home Assistant's blueprint test caught it.) The carried view is read back from
+    the first event's files (no JPEG is kept in memory): the same picture."""
     cam = camera_config(events={"idle_timeout": 2, "max_length": 8})
     store = Store(tmp_path / "vigil.db")
     snapshots = SnapshotWriter(tmp_path / "snapshots")
-    bus = EventBus()
-    inbox = bus.subscribe()
-    manager = EventManager(cam, store, bus, snapshots)  # type: ignore[arg-type]
-    tracker = Tracker(cam)  # type: ignore[arg-type]
+    manager = EventManager(cam, store, EventBus(), snapshots)  # type: ignore[arg-type]
     rgb = next(rgb for _, rgb in frames(footage_mp4))
     try:
-        t, x = 1_790_000_000.0, 100
-        for i in range(60):  # 12 s of someone walking, looked at on every third sample
-            t, x = t + 0.2, x + 4
-            looked = i % 3 == phase
-            dets = [det("person", (x, 200, x + 40, 300), 0.9)] if looked else []
-            upd = tracker.update(dets, t, [(0, 0, W, H)] if looked else [])
-            await manager.process(Frame("cam", t, rgb if looked else None, i), upd)
-        opened = []
-        while not inbox.empty():
-            msg = inbox.get_nowait()
-            if msg.kind == "new":
-                opened.append(msg.event)
+        opened = await walk_past_max_length(manager, rgb, phase)
         assert len(opened) == 2  # the event, and its follow-on after 8 s
         for ev in opened:
             assert ev["has_snapshot"], ev
             assert snapshots.event_path("cam", ev["id"]).is_file()
+        first, second = opened
+        (walker,) = [o["id"] for o in first["objects"]]
+        assert [o["id"] for o in second["objects"]] == [walker]
+        carried = snapshots.object_path("cam", first["id"], walker).read_bytes()
+        assert snapshots.event_path("cam", second["id"]).read_bytes() == carried
+        assert Image.open(snapshots.object_path("cam", second["id"], walker)).size == (W, H)
+        assert all(b.files is not None and b.rgb is None for b in manager.best.values())
+    finally:
+        await asyncio.to_thread(store.close)
+
+
+async def test_a_carried_view_whose_files_were_deleted_is_replaced_by_the_next_look(
+        tmp_path: Path, footage_mp4: Path) -> None:
+    """The first event's files deleted by hand before the follow-on opens: the follow-on
+    still opens (nothing crashes, no snapshot is claimed that is not there), and the
+    person's next look gives it its snapshot."""
+    cam = camera_config(events={"idle_timeout": 2, "max_length": 8})
+    store = Store(tmp_path / "vigil.db")
+    snapshots = SnapshotWriter(tmp_path / "snapshots")
+    manager = EventManager(cam, store, EventBus(), snapshots)  # type: ignore[arg-type]
+    rgb = next(rgb for _, rgb in frames(footage_mp4))
+
+    def delete_first_events_objects(i: int) -> None:
+        if i == 36 and manager.current is not None:
+            shutil.rmtree(tmp_path / "snapshots" / "cam" / manager.current.id)
+
+    try:
+        opened = await walk_past_max_length(manager, rgb, 1, delete_first_events_objects)
+        assert len(opened) == 2
+        second = opened[1]
+        assert not second["has_snapshot"]  # announced without one: its view was gone
+        row = await store.get_event(second["id"])  # the next look's, within a flush
+        assert row is not None and row["has_snapshot"]
+        assert snapshots.event_path("cam", second["id"]).is_file()
+        (walker,) = [o["id"] for o in second["objects"]]
+        assert snapshots.object_path("cam", second["id"], walker, bbox=True).is_file()
     finally:
         await asyncio.to_thread(store.close)
 
@@ -703,8 +751,8 @@ async def test_a_crowd_pins_few_frames_and_everyone_still_gets_a_snapshot(
         tmp_path: Path, footage_mp4: Path, model_path: Path) -> None:
     """A busy camera's event gathers a snapshot per person. Each best view used to pin its
     whole decoded frame (1.3 MB at 768x576) until that person left: on the busy campus,
-    6.2 frames per camera on average and up to 10. A view on disk is now held as its two
-    JPEGs, and only a clearly better view pins a frame again, until the next snapshot
+    6.2 frames per camera on average and up to 10. A view on disk is now held as the paths of
+    its two JPEGs, and only a clearly better view pins a frame again, until the next snapshot
     interval writes it. Every person of the event still has a snapshot on disk, and the
     event its own."""
     cam = camera_config(events={"idle_timeout": 3, "max_length": 300})

@@ -16,6 +16,7 @@ import secrets
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..capture.source import Frame
@@ -286,8 +287,9 @@ class EventManager:
         SNAPSHOT_GAIN better replaces the one written: in a crowd the scores wobble, and
         rewriting two full-frame JPEGs (fsynced) per person per wobble cost about 7 % of
         a core on the busy vtest footage."""
-        if not (force or departed) and now - ev.last_snapshot < SNAPSHOT_INTERVAL:
-            return ev.snapshot_quality > 0
+        if (not (force or departed) and ev.snapshot_quality > 0
+                and now - ev.last_snapshot < SNAPSHOT_INTERVAL):
+            return True  # an event without a snapshot yet gets one at once
         ids = [*ev.members, *ev.frozen]
         candidates = [(oid, self.best[oid]) for oid in ids if oid in self.best]
         if not candidates:
@@ -301,6 +303,7 @@ class EventManager:
         best_id, best = max(candidates, key=rank)
         jobs: list[tuple[str | None, BestFrame]] = []
         gain = 1.0 if force else SNAPSHOT_GAIN
+        had_snapshot = ev.snapshot_quality
         if rank((best_id, best)) > ev.snapshot_quality * gain:
             jobs.append((None, best))
             ev.snapshot_quality = rank((best_id, best))
@@ -313,26 +316,50 @@ class EventManager:
             if frame.quality > ev.snapshot_written.get(oid, 0.0) * need:
                 jobs.append((oid, frame))
                 ev.snapshot_written[oid] = frame.quality
+        if (jobs and jobs[0][0] is None and best.rgb is not None
+                and all(oid != best_id for oid, _ in jobs)):
+            # A frame encoded for the event is written as its object's snapshot too: the
+            # object's files are where a written view is kept, and the frame can go.
+            jobs.append((best_id, best))
+            ev.snapshot_written[best_id] = best.quality
         if jobs:
             written = await asyncio.to_thread(self._write_jobs, ev.id, best_id, jobs)
-            for oid, (view, jpegs) in written.items():
-                if self.best.get(oid) is view and view.rgb is not None:
-                    # On disk now: let the frame go, keep what was written.
-                    self.best[oid] = replace(view, rgb=None, jpegs=jpegs)
-        return True
+            for oid, (view, files) in written.items():
+                if files is None and jobs[0][0] is None and oid == best_id:
+                    ev.snapshot_quality = had_snapshot  # the event's was not written either
+                if self.best.get(oid) is not view:
+                    continue
+                if files is None:  # gone: the next sighting gives it a new view
+                    del self.best[oid]
+                    ev.snapshot_written.pop(oid, None)
+                else:  # on disk now: let the frame go, keep where it was written
+                    self.best[oid] = replace(view, rgb=None, files=files)
+        return ev.snapshot_quality > 0
 
     def _write_jobs(self, event_id: str, best_id: str, jobs: list[tuple[str | None, BestFrame]]
-                    ) -> dict[str, tuple[BestFrame, tuple[bytes, bytes]]]:
+                    ) -> dict[str, tuple[BestFrame, tuple[Path, Path] | None]]:
         """Write the jobs' files, each view encoded once (its JPEGs serve as the object's
-        snapshot and, for the best, the event's)."""
-        encoded: dict[str, tuple[BestFrame, tuple[bytes, bytes]]] = {}
+        snapshot and, for the best, the event's); returns where each object's view now
+        is, or None for a written view whose files were deleted meanwhile (with its old
+        event): that view is skipped."""
+        encoded: dict[str, tuple[bytes, bytes] | None] = {}
+        where: dict[str, tuple[BestFrame, tuple[Path, Path] | None]] = {}
         for oid, view in jobs:
             owner = best_id if oid is None else oid
             if owner not in encoded:  # the event's best is also that object's own job
-                encoded[owner] = (view, encode_view(view, owner))
-            jpegs = encoded[owner][1]
+                try:
+                    encoded[owner] = encode_view(view, owner)
+                except OSError as err:
+                    _LOGGER.info("%s: the snapshot of %s is gone (%s); its next sighting "
+                                 "gives it a new one", self.name, owner, err)
+                    encoded[owner] = None
+                    where[owner] = (view, None)
+            jpegs = encoded[owner]
+            if jpegs is None:
+                continue
             if oid is None:
                 self.snapshots.write_event(self.name, event_id, jpegs)
             else:
-                self.snapshots.write_object(self.name, event_id, oid, jpegs)
-        return encoded
+                where[oid] = (view, self.snapshots.write_object(self.name, event_id, oid,
+                                                                jpegs))
+        return where

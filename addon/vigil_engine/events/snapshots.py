@@ -1,10 +1,10 @@
 """Best-frame JPEG snapshots per object and per event.
 
 An object's best view is kept in memory as a reference to its decoded frame (no
-copy) until it is written; then only as its two JPEGs, a tenth of the memory, which
-a follow-on event reuses. Files are written atomically (temp name, then rename) off
-the event loop, so a crash never leaves a half-written JPEG behind a ``has_snapshot``
-flag.
+copy) until it is written; then only as the paths of its two JPEGs on disk, which a
+follow-on event reads back (keeping the bytes cost about 1 MB per busy camera).
+Files are written atomically (temp name, then rename) off the event loop, so a crash
+never leaves a half-written JPEG behind a ``has_snapshot`` flag.
 """
 
 from __future__ import annotations
@@ -33,22 +33,23 @@ class BoxInFrame:
 
 @dataclass(frozen=True, slots=True)
 class BestFrame:
-    """One object's best view: its frame until written, then only the JPEGs written."""
+    """One object's best view: its frame until written, then only where it was written."""
 
     quality: float
     time: float
     rgb: np.ndarray | None
     boxes: tuple[BoxInFrame, ...]
-    jpegs: tuple[bytes, bytes] | None = None  # plain, boxed with this object highlighted
+    files: tuple[Path, Path] | None = None  # plain, boxed with this object highlighted
 
 
 def encode_view(view: BestFrame, highlight: str) -> tuple[bytes, bytes]:
     """The plain and the boxed JPEG of ``view``, ``highlight`` its own object's id (so the
-    same two serve as the object's snapshot and, when it is the best, the event's)."""
-    if view.jpegs is not None:
-        return view.jpegs
+    same two serve as the object's snapshot and, when it is the best, the event's).
+    OSError: a written view's files are gone (its event was deleted meanwhile)."""
+    if view.files is not None:
+        return view.files[0].read_bytes(), view.files[1].read_bytes()
     if view.rgb is None:
-        raise ValueError("a best view has neither its frame nor its JPEGs")
+        raise ValueError("a best view has neither its frame nor its files")
     return encode_jpeg(view.rgb), encode_jpeg(view.rgb, view.boxes, highlight=highlight)
 
 
@@ -105,6 +106,10 @@ class SnapshotWriter:
         write_atomic(self.event_path(camera, event_id, bbox=True), jpegs[1])
 
     def write_object(self, camera: str, event_id: str, object_id: str,
-                     jpegs: tuple[bytes, bytes]) -> None:
-        write_atomic(self.object_path(camera, event_id, object_id), jpegs[0])
-        write_atomic(self.object_path(camera, event_id, object_id, bbox=True), jpegs[1])
+                     jpegs: tuple[bytes, bytes]) -> tuple[Path, Path]:
+        """Writes the object's two JPEGs; returns where (plain, boxed)."""
+        paths = (self.object_path(camera, event_id, object_id),
+                 self.object_path(camera, event_id, object_id, bbox=True))
+        write_atomic(paths[0], jpegs[0])
+        write_atomic(paths[1], jpegs[1])
+        return paths
