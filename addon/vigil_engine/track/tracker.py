@@ -36,6 +36,11 @@ STATIONARY_RECHECK = 5.0  # seconds between looks at objects that do not move
 # A parked vehicle (never left its first place) is in no event: if it drives off, its
 # motion is looked at at once. A recheck every 5 s cost an idle camera a third of its CPU.
 PARKED_RECHECK = 30.0
+# Nor can it drive off without changing its pixels: while the motion detector saw nothing
+# change where it stands (not masked there, no relearning of the scene), it is looked at
+# far less often, still well before FORGET_AFTER. A look costs 20-45 ms of CPU, two a
+# minute were 4-8 % of an idle camera's cost beyond decoding.
+PARKED_QUIET_RECHECK = 120.0
 FORGET_AFTER = 300.0  # drop an object nobody has looked at for this long
 DOUBT_HITS = 5  # looks at an unconfirmed candidate that stays put before it is doubtful
 DOUBT_MEMORY = 120.0  # seconds a doubtful candidate's place is remembered after it goes
@@ -99,6 +104,7 @@ class TrackedObject:
     path: list[tuple[float, float, float]] = field(default_factory=list)  # (t, x, y)
     missing_since: float | None = None
     last_checked: float = 0.0
+    changed_since_check: bool = True  # motion where it stands since its last look
     event_id: str | None = None
     ignore_if_still: bool = False  # label in objects.ignore_still_from_start
     zone_out_since: dict[str, float] = field(default_factory=dict)  # first sighting outside
@@ -204,9 +210,29 @@ class Tracker:
                 # it waits its turn like the others until it is seen again or dropped.
                 sure = t.confirmed or t.missing_since is not None
                 (known if sure else doubtful).append(t.predicted_box(now))
-            elif now - t.last_checked >= (PARKED_RECHECK if t.parked else STATIONARY_RECHECK):
+            elif now - t.last_checked >= self._recheck_interval(t):
                 known.append(t.box)
         return doubtful, known
+
+    def _recheck_interval(self, t: TrackedObject) -> float:
+        if not t.parked:
+            return STATIONARY_RECHECK
+        if t.changed_since_check or self._motion_blind(t):
+            return PARKED_RECHECK
+        return PARKED_QUIET_RECHECK
+
+    def _motion_blind(self, t: TrackedObject) -> bool:
+        """Where the motion mask hides it, motion cannot tell that it left."""
+        x, y = (t.box[0] + t.box[2]) / 2, (t.box[1] + t.box[3]) / 2
+        return any(point_in_polygon(x, y, poly) for poly in self.camera.motion.mask)
+
+    def motion_seen(self, boxes: list[Box], everywhere: bool = False) -> None:
+        """What the motion detector saw on a sample (``everywhere``: it relearnt the
+        scene, a lighting change that would hide anything else)."""
+        for t in self.tracks.values():
+            if t.parked and not t.changed_since_check and (
+                    everywhere or any(intersection(t.box, b) > 0 for b in boxes)):
+                t.changed_since_check = True
 
     def regions_to_check(self, now: float) -> list[Box]:
         """Boxes of objects worth looking at even without motion around them."""
@@ -286,6 +312,7 @@ class Tracker:
             looked = any(intersection(t.box, r) >= 0.6 * max(t.area, 1) for r in checked)
             if looked:
                 t.last_checked = now
+                t.changed_since_check = False
                 if t.missing_since is None:
                     t.missing_since = now
             # Unconfirmed candidates (likely ghosts) are dropped sooner than real objects.
@@ -419,6 +446,7 @@ class Tracker:
         t.box = d.box
         t.last_seen = now
         t.last_checked = now
+        t.changed_since_check = False
         t.missing_since = None
         t.scores.append(d.score)
         t.top_score = max(t.top_score, d.score)
