@@ -304,7 +304,8 @@ class EventManager:
         jobs: list[tuple[str | None, BestFrame]] = []
         gain = 1.0 if force else SNAPSHOT_GAIN
         had_snapshot = ev.snapshot_quality
-        if rank((best_id, best)) > ev.snapshot_quality * gain:
+        event_job = rank((best_id, best)) > ev.snapshot_quality * gain
+        if event_job:
             jobs.append((None, best))
             ev.snapshot_quality = rank((best_id, best))
         if departed:  # their last chance; the others wait for the next interval
@@ -316,8 +317,7 @@ class EventManager:
             if frame.quality > ev.snapshot_written.get(oid, 0.0) * need:
                 jobs.append((oid, frame))
                 ev.snapshot_written[oid] = frame.quality
-        if (jobs and jobs[0][0] is None and best.rgb is not None
-                and all(oid != best_id for oid, _ in jobs)):
+        if event_job and best.rgb is not None and all(oid != best_id for oid, _ in jobs):
             # A frame encoded for the event is written as its object's snapshot too: the
             # object's files are where a written view is kept, and the frame can go.
             jobs.append((best_id, best))
@@ -325,7 +325,7 @@ class EventManager:
         if jobs:
             written = await asyncio.to_thread(self._write_jobs, ev.id, best_id, jobs)
             for oid, (view, files) in written.items():
-                if files is None and jobs[0][0] is None and oid == best_id:
+                if files is None and event_job and oid == best_id:
                     ev.snapshot_quality = had_snapshot  # the event's was not written either
                 if self.best.get(oid) is not view:
                     continue
