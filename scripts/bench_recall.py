@@ -199,9 +199,8 @@ async def pipeline(path: Path, cam: CameraConfig, pool: DetectorPool, rate: floa
             continue
         samples += 1
         now = i / rate
-        relearnt = motion.recalibrations
         result = motion.process_grey(vf.to_ndarray(format="gray", width=lw, height=lh))
-        tracker.motion_seen(result.boxes, everywhere=motion.recalibrations != relearnt)
+        tracker.motion_seen(result.boxes, everywhere=result.recalibrated)
         wants_rgb = bool(tracker.regions_to_check(now))
         if not (result.boxes or wants_rgb or now - last_rgb >= 1.0):
             tracker.update([], now, [])

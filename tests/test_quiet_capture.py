@@ -23,16 +23,17 @@ import av
 import numpy as np
 import pytest
 
-from tests.support.footage import empty_scene, frames, still_clip
+from tests.support.footage import empty_scene, frames, relit_clip, still_clip
 from tests.support.rtsp import RtspCamera
 from vigil_engine.capture.source import Capture, Frame
 from vigil_engine.config import MotionConfig, parse_config
 from vigil_engine.detect.pool import DetectorPool
 from vigil_engine.events.bus import EventBus
 from vigil_engine.events.snapshots import SnapshotWriter
-from vigil_engine.motion.detector import MotionDetector
+from vigil_engine.motion.detector import SETTLE_FRAMES, MotionDetector
 from vigil_engine.pipeline import CameraPipeline, PipelineStats
 from vigil_engine.store.db import Store
+from vigil_engine.track.tracker import TrackedObject
 
 W, H, FPS = 768, 576, 5.0
 
@@ -112,6 +113,25 @@ def test_motion_is_handed_over_on_every_sample(camera_with_people: RtspCamera,
     assert all(f.rgb is not None and f.rgb.shape == (H, W, 3) for f in moving)
 
 
+def test_every_sample_the_scene_is_relearnt_on_is_handed_over(
+        footage_mp4: Path, tmp_path: Path) -> None:
+    """The lights come on: motion sees no object (it relearns the scene), yet the samples
+    it relearnt on are handed over at once rather than held back as still ones, so the
+    tracker hears that motion cannot vouch for anything standing in the scene."""
+    background = empty_scene(frames(footage_mp4, every=16, count=50))
+    camera = RtspCamera(relit_clip(background, tmp_path / "relit.ts", dark=3, lit=6)).start()
+    try:
+        got, _ = watch(camera.url, 6.0, tmp_path)
+    finally:
+        camera.stop()
+    relearnt = [f for f in got if f.motion is not None and f.motion.recalibrated]
+    assert all(f.motion is not None and not f.motion.boxes for f in got)
+    # One relight, relearnt over SETTLE_FRAMES more samples: all of them handed over.
+    assert len(relearnt) == SETTLE_FRAMES + 1, [(round(f.time, 2), f.quiet) for f in got]
+    assert all(f.quiet == 0 for f in relearnt[1:])  # none held back in between
+    assert len(got) <= 6 + len(relearnt) + 2  # still samples: still about one a second
+
+
 @pytest.fixture(scope="module")
 def camera_with_people(footage_ts: Path) -> Iterator[RtspCamera]:
     cam = RtspCamera(footage_ts).start()
@@ -169,3 +189,74 @@ def test_a_still_camera_waiting_for_a_busy_detector_drops_no_sample(
     assert stats.dropped == 0, stats
     assert rgb_frames <= stats.detect_runs + 3, (rgb_frames, stats)  # converted to be looked at
     assert stats.frames / seconds == pytest.approx(FPS, rel=0.25), stats  # all counted
+
+
+def test_parked_cars_are_looked_at_again_soon_after_the_lights_come_on(
+        footage_mp4: Path, tmp_path: Path) -> None:
+    """A parked car where nothing changed is looked at every two minutes: it cannot drive
+    off without changing its pixels. When the lights come on the motion detector relearns
+    the whole scene and can no longer vouch for that, so the car is looked at again within
+    30 s of its last look. The relearnt sample is a still one (no motion boxes): capture
+    must hand it over rather than hold it back, or the tracker never hears of it.
+    Real RTSP stream with a real lighting change, real capture, motion, model, tracker."""
+    background = empty_scene(frames(footage_mp4, every=16, count=50))
+    relight_at = 30.0  # clip time; the feeder starts playing it when the camera starts
+    clip = relit_clip(background, tmp_path / "relit.ts", dark=int(relight_at), lit=20)
+    config = parse_config({"cameras": {"cam": {
+        "inputs": [{"url": "rtsp://127.0.0.1:1/unused", "roles": ["detect"]}],
+        "detect": {"fps": FPS, "width": W, "height": H}}}}, data_dir=tmp_path)
+
+    async def run(camera: RtspCamera, started: float) -> None:
+        cam = config.cameras["cam"]
+        cam = dataclasses.replace(cam, inputs=[dataclasses.replace(cam.inputs[0],
+                                                                   url=camera.url)])
+        pool = DetectorPool(None, None, 2)
+        store = Store(tmp_path / "vigil.db")
+        pipeline = CameraPipeline(cam, pool, store, EventBus(), SnapshotWriter(tmp_path / "s"))
+        tracker = pipeline.tracker
+        try:
+            await pipeline.start()
+
+            def cars() -> list[TrackedObject]:
+                return [t for t in tracker.tracks.values() if t.label == "car"]
+
+            # Settled before the lights come on: the cars known, parked, and none due for
+            # a look within the next minute (nothing changes where they stand).
+            while True:
+                now = time.time()
+                assert now < started + relight_at - 2, (
+                    "the parked cars did not settle before the lights came on: "
+                    f"{[(t.box, t.parked, now - t.last_checked) for t in cars()]}")
+                if (cars() and all(t.parked for t in cars())
+                        and tracker.due_looks(now + 60.0) == ([], [])):
+                    break
+                await asyncio.sleep(0.2)
+            looked = {t.id: t.last_checked for t in cars()}
+            runs = pipeline.stats.detect_runs
+            assert pipeline.motion.recalibrations == 0
+            # The lights come on...
+            while pipeline.motion.recalibrations == 0:
+                assert time.time() < started + relight_at + 5, "the relight was not seen"
+                await asyncio.sleep(0.1)
+            assert pipeline.events.opened == 0
+            # ...and each car is looked at again within 30 s of its last look (not 120 s).
+            deadline = max(looked.values()) + 31.0
+            while not all(t.last_checked > looked.get(t.id, 0) for t in cars()):
+                assert time.time() < deadline, (
+                    f"the cars were not looked at again after the relight: "
+                    f"{[(t.box, round(time.time() - t.last_checked)) for t in cars()]}")
+                await asyncio.sleep(0.2)
+            assert pipeline.stats.detect_runs > runs
+            assert set(looked) <= {t.id for t in cars()}  # the same cars, still tracked
+            assert pipeline.events.opened == 0
+        finally:
+            await pipeline.stop()
+            pool.close()
+            store.close()
+
+    started = time.time()
+    camera = RtspCamera(clip).start()
+    try:
+        asyncio.run(run(camera, started))
+    finally:
+        camera.stop()

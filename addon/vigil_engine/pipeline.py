@@ -64,7 +64,6 @@ class CameraPipeline:
         self.pool = pool
         self.motion = MotionDetector(camera.detect.width, camera.detect.height, camera.motion)
         self.tracker = Tracker(camera)
-        self._recalibrations = 0  # the motion detector's, when the tracker last heard
         self.planner = LookPlanner(camera.detect.width, camera.detect.height, pool.input_size,
                                    camera.detect.fps)
         self.events = EventManager(camera, store, bus, snapshots, risk)
@@ -203,10 +202,7 @@ class CameraPipeline:
         if motion.boxes:
             self.stats.motion_frames += 1
             self.last_motion = frame.time
-        # Relearnt since the last sample delivered (that sample may not have come here).
-        relearnt = self.motion.recalibrations != self._recalibrations
-        self._recalibrations = self.motion.recalibrations
-        self.tracker.motion_seen(motion.boxes, everywhere=relearnt)
+        self.tracker.motion_seen(motion.boxes, everywhere=motion.recalibrated)
         regions: list[Box] = []
         detections = []
         if self.detect_enabled and frame.rgb is not None:

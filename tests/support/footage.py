@@ -78,6 +78,14 @@ def still_clip(image: np.ndarray, out: Path, seconds: int = 12) -> Path:
     return _encode(lambda t: image, seconds, 10, out, ["-f", "mpegts"])
 
 
+def relit_clip(image: np.ndarray, out: Path, dark: int, lit: int) -> Path:
+    """The still photo for ``dark`` seconds, then the lights on (much brighter at once)
+    for ``lit`` seconds, as MPEG-TS."""
+    bright = np.clip(image.astype(np.int16) + 80, 0, 255).astype(np.uint8)
+    return _encode(lambda t: image if t < dark else bright, dark + lit, 10, out,
+                   ["-f", "mpegts"])
+
+
 Place = Callable[[float], tuple[int, int]]  # t -> (x, y) top left
 Sprite = tuple[np.ndarray, Place]
 

@@ -333,8 +333,9 @@ class Capture:
                 motion = self._motion.process_grey(self._luma(vframe))
             self.status.frames_sampled += 1
             self.sample_fps.tick()
-            if (motion is not None and not motion.boxes and not self.wants_rgb
-                    and now - self._delivered < QUIET_EVERY):
+            # A relearnt scene (lights) is handed over too: the tracker hears of it.
+            if (motion is not None and not motion.boxes and not motion.recalibrated
+                    and not self.wants_rgb and now - self._delivered < QUIET_EVERY):
                 self._quiet += 1
                 continue
             rgb = None
