@@ -786,6 +786,49 @@ async def test_a_wobbling_score_does_not_rewrite_snapshots_a_better_view_does(
         await asyncio.to_thread(store.close)
 
 
+async def test_people_seen_together_share_one_held_frame_when_it_is_as_good(
+        tmp_path: Path) -> None:
+    """Two people walk along; each one's best view not yet written pins its frame. When
+    a newer frame becomes one's best, the other, nearly as good in it (within the 10 % a
+    written snapshot ignores), moves there too: one frame is held, not two. Someone
+    clearly worse in the newer frame keeps their own."""
+    cam = camera_config(events={"idle_timeout": 30, "max_length": 300})
+    store = Store(tmp_path / "vigil.db")
+    manager = EventManager(cam, store, EventBus(),  # type: ignore[arg-type]
+                           SnapshotWriter(tmp_path / "snapshots"))
+    tracker = Tracker(cam)  # type: ignore[arg-type]
+    try:
+        t = 1_790_000_000.0
+
+        async def look(i: int, a: float, b: float) -> np.ndarray:
+            rgb = np.full((H, W, 3), i, np.uint8)  # each sample its own frame
+            x = 100 + 6 * i
+            upd = tracker.update([det("person", (x, 200, x + 60, 360), a),
+                                  det("person", (x + 300, 200, x + 360, 360), b)],
+                                 t + 0.2 * i, [(0, 0, W, H)])
+            await manager.process(Frame("cam", t + 0.2 * i, rgb, i), upd)
+            return rgb
+
+        i = 0
+        while manager.current is None or manager.frames_held:  # opened, views written
+            i += 1
+            await look(i, 0.80, 0.80)
+        # Both clearly better than written: each pins this frame...
+        await look(i + 1, 0.95, 0.95)
+        assert manager.frames_held == 1
+        # ...then the first is better still, the second 5 % worse: both move on.
+        second = await look(i + 2, 0.97, 0.90)
+        assert manager.frames_held == 1
+        assert all(v.rgb is second for v in manager.best.values())
+        # The first better again, the second much worse (hidden half): the second keeps
+        # its view in the older frame.
+        await look(i + 3, 0.99, 0.60)
+        assert manager.frames_held == 2
+        assert sum(v.rgb is second for v in manager.best.values()) == 1
+    finally:
+        await asyncio.to_thread(store.close)
+
+
 async def test_a_crowd_pins_few_frames_and_everyone_still_gets_a_snapshot(
         tmp_path: Path, footage_mp4: Path, model_path: Path) -> None:
     """A busy camera's event gathers a snapshot per person. Each best view used to pin its

@@ -175,14 +175,28 @@ class EventManager:
         frame_area = frame.rgb.shape[0] * frame.rgb.shape[1]
         # Only objects that can be part of an event keep a frame in memory
         # (a parked car that never moved would otherwise pin one forever).
-        for t in (t for t in confirmed if t.relevant):
-            q = frame_quality(t.scores[-1], t.area, frame_area)
+        views = [(t, frame_quality(t.scores[-1], t.area, frame_area))
+                 for t in confirmed if t.relevant]
+        pinned = False
+        for t, q in views:
             best = self.best.get(t.id)
             # A view already on disk gives way only to a clearly better one, as a written
             # snapshot does: in a crowd, every wobble of a score up would pin a whole
             # frame per person until they left.
             if best is None or q > best.quality * (1.0 if best.rgb is not None
                                                    else SNAPSHOT_GAIN):
+                self.best[t.id] = BestFrame(q, frame.time, frame.rgb, boxes)
+                pinned = True
+        if not pinned:
+            return
+        # This frame is held now: the others in it whose view not yet written is in an
+        # older frame move here when this one is as good (within the 10 % a written
+        # snapshot ignores too), so that the older frame can go. In a crowd each
+        # person's best came from a different frame: 4 cameras held up to 11.
+        for t, q in views:
+            best = self.best[t.id]
+            if (best.rgb is not None and best.rgb is not frame.rgb
+                    and q * SNAPSHOT_GAIN >= best.quality):
                 self.best[t.id] = BestFrame(q, frame.time, frame.rgb, boxes)
 
     # ------------------------------------------------------------------ lifecycle
