@@ -228,6 +228,17 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def rss_parts_mb(pid: int) -> tuple[float, float]:
+    """(RssAnon, RssFile) in MiB: the process's own memory, and the pages of mapped
+    files (libraries, the model) it holds, which the kernel can drop and read again."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values["RssAnon"], values["RssFile"]
+
+
 @dataclass
 class CpuWindow:
     """CPU use of a process over a wall-clock window, and of everything else meanwhile."""

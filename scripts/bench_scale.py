@@ -30,6 +30,7 @@ from bench import (
     _machine,
     idle_clip,
     memory_mb,
+    rss_parts_mb,
     sample_cpu,
 )
 
@@ -109,12 +110,14 @@ def run(report: Report, cameras: int, busy_n: int, window_s: float) -> None:
             time.sleep(10)  # past start-up: motion calibrated, detector warm
             before = stats_of(eng, names)
             rss: list[float] = []
+            parts: list[tuple[float, float]] = []
             cpu: CpuWindow | None = None
             with PushTimer(eng) as pushes:
                 slices = max(1, int(window_s // 15))
                 for _ in range(slices):
                     part = sample_cpu(pid, window_s / slices)
                     rss.append(memory_mb(pid)[0])
+                    parts.append(rss_parts_mb(pid))
                     cpu = part if cpu is None else CpuWindow(
                         cpu.cpu_s + part.cpu_s, cpu.wall_s + part.wall_s,
                         cpu.system_s + part.system_s, cpu.decode_s + part.decode_s)
@@ -148,9 +151,11 @@ def run(report: Report, cameras: int, busy_n: int, window_s: float) -> None:
                                     if pushes.error else "")
     report.add(Figure("scale_push_p95_ms", "Event open -> WebSocket push p95", p95, "ms",
                       "<= 1000 ms", bool(lat) and p95 <= 1000, note))
+    anon, files = parts[rss.index(max(rss))]
     report.add(Figure("scale_rss_mb", f"Engine RSS, {cameras} cameras", max(rss), "MB",
                       "<= 250 MB", max(rss) <= 250,
-                      f"highest of {len(rss)} samples; peak (VmHWM) {hwm:.0f} MB; "
+                      f"highest of {len(rss)} samples ({anon:.0f} MB the engine's own, "
+                      f"{files:.0f} MB of mapped files); peak (VmHWM) {hwm:.0f} MB; "
                       f"{threads} threads"))
     report.add(Figure("scale_cpu_pct", f"Engine CPU, {cameras} cameras", cpu.percent,
                       "% core", note=f"FFmpeg decoder threads {cpu.decode_percent:.0f} %; "
