@@ -218,25 +218,27 @@ def system_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(VmRSS, VmHWM) in MiB: resident now and its peak."""
+def status_mb(pid: int, *keys: str) -> tuple[float, ...]:
+    """Memory figures of /proc/PID/status (e.g. VmRSS) in MiB, in the order asked."""
     values: dict[str, float] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in keys:
             values[key] = int(rest.split()[0]) / 1024
-    return values["VmRSS"], values["VmHWM"]
+    return tuple(values[k] for k in keys)
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(VmRSS, VmHWM) in MiB: resident now and its peak."""
+    rss, hwm = status_mb(pid, "VmRSS", "VmHWM")
+    return rss, hwm
 
 
 def rss_parts_mb(pid: int) -> tuple[float, float]:
     """(RssAnon, RssFile) in MiB: the process's own memory, and the pages of mapped
     files (libraries, the model) it holds, which the kernel can drop and read again."""
-    values: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("RssAnon", "RssFile"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["RssAnon"], values["RssFile"]
+    anon, files = status_mb(pid, "RssAnon", "RssFile")
+    return anon, files
 
 
 @dataclass
