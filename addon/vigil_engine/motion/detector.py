@@ -10,7 +10,10 @@ background instead of reporting the whole frame as motion.
 
 from __future__ import annotations
 
+import queue
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +27,38 @@ CELL = 4  # low-res pixels per grid cell side
 ALPHA = 0.05  # background learning rate
 GLOBAL_FRACTION = 0.45  # more than this changed at once = lighting, not an object
 SETTLE_FRAMES = 3  # frames to keep re-learning after a lighting change
+
+
+class _Scratch:
+    """One sample's working arrays (about 310 KB at 768x576)."""
+
+    __slots__ = ("blurred", "changed", "diff", "padded", "rows")
+
+    def __init__(self, lh: int, lw: int) -> None:
+        self.padded = np.empty((lh + 2, lw + 2), np.float32)
+        self.rows = np.empty((lh + 2, lw), np.float32)
+        self.blurred = np.empty((lh, lw), np.float32)
+        self.diff = np.empty((lh, lw), np.float32)
+        self.changed = np.empty((lh, lw), bool)
+
+
+# Working arrays shared by every camera's detector, by grid size. Made once and reused
+# (allocating them for each of five samples a second per camera cost CPU), but only as
+# many as samples are processed at once: one set per camera held 10 MB at 32 cameras.
+_SCRATCH: dict[tuple[int, int], queue.SimpleQueue[_Scratch]] = {}
+
+
+@contextmanager
+def _scratch(lh: int, lw: int) -> Iterator[_Scratch]:
+    free = _SCRATCH.setdefault((lh, lw), queue.SimpleQueue())
+    try:
+        arrays = free.get_nowait()
+    except queue.Empty:
+        arrays = _Scratch(lh, lw)
+    try:
+        yield arrays
+    finally:
+        free.put(arrays)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +81,6 @@ class MotionDetector:
         self.watch = ~masked
         self.watch_count = max(1, int(self.watch.sum()))
         self._watch_all = bool(self.watch.all())
-        # Every sample's arrays are made once and reused: five samples a second per
-        # camera would otherwise allocate and free about 300 KB each time.
-        self._padded = np.empty((self.lh + 2, self.lw + 2), np.float32)
-        self._rows = np.empty((self.lh + 2, self.lw), np.float32)
-        self._blurred = np.empty((self.lh, self.lw), np.float32)
-        self._diff = np.empty((self.lh, self.lw), np.float32)
-        self._changed = np.empty((self.lh, self.lw), bool)
         self._bg: np.ndarray | None = None
         self._bg_mean = 0.0  # of the watched background, kept as the background moves
         self._settle = 0
@@ -76,17 +104,16 @@ class MotionDetector:
 
     def _grey(self, rgb: np.ndarray) -> np.ndarray:
         small = rgb[:: self.step, :: self.step].astype(np.float32)
-        grey = small[..., 0] * 0.299 + small[..., 1] * 0.587 + small[..., 2] * 0.114
-        return self._blur(grey)
+        return small[..., 0] * 0.299 + small[..., 1] * 0.587 + small[..., 2] * 0.114
 
-    def _blur(self, grey: np.ndarray) -> np.ndarray:
+    def _blur(self, grey: np.ndarray, scratch: _Scratch) -> np.ndarray:
         """Separable 3x3 box blur (edges repeated): kills compression noise without scipy.
 
         Every quiet camera runs this five times a second, so it is written for numpy's
         fast paths: the grey image is cast to float while copied into the padded buffer
         (np.pad alone cost more than the rest), and sums are made in place. Returns the
-        detector's own buffer, overwritten by the next sample."""
-        padded, rows, out = self._padded, self._rows, self._blurred
+        sample's scratch buffer."""
+        padded, rows, out = scratch.padded, scratch.rows, scratch.blurred
         padded[1:-1, 1:-1] = grey
         padded[0, 1:-1] = padded[1, 1:-1]
         padded[-1, 1:-1] = padded[-2, 1:-1]
@@ -101,16 +128,18 @@ class MotionDetector:
 
     def process(self, rgb: np.ndarray) -> MotionResult:
         """Motion in an RGB frame at detect resolution."""
-        return self._process(self._grey(rgb))
+        with _scratch(self.lh, self.lw) as scratch:
+            return self._process(self._blur(self._grey(rgb), scratch), scratch)
 
     def process_grey(self, grey: np.ndarray) -> MotionResult:
         """Motion in a luma image already scaled to ``grid_size`` (straight from the
         decoder: no RGB conversion needed when nothing moves)."""
         if grey.shape != (self.lh, self.lw):
             raise ValueError(f"grey image is {grey.shape}, expected {(self.lh, self.lw)}")
-        return self._process(self._blur(grey))
+        with _scratch(self.lh, self.lw) as scratch:
+            return self._process(self._blur(grey, scratch), scratch)
 
-    def _process(self, grey: np.ndarray) -> MotionResult:
+    def _process(self, grey: np.ndarray, scratch: _Scratch) -> MotionResult:
         watch = self.watch
         if self._watch_all:
             mean_now = float(grey.mean())
@@ -125,14 +154,14 @@ class MotionDetector:
         gain = mean_bg / mean_now if mean_now > 1.0 else 1.0
         if not 0.2 < gain < 5.0:
             gain = 1.0
-        diff = self._diff
+        diff = scratch.diff
         if gain != 1.0:
             np.multiply(grey, np.float32(gain), out=diff)
             diff -= bg
         else:
             np.subtract(grey, bg, out=diff)
         np.abs(diff, out=diff)
-        changed = np.greater(diff, self.threshold, out=self._changed)
+        changed = np.greater(diff, self.threshold, out=scratch.changed)
         if not self._watch_all:
             changed &= watch
         fraction = np.count_nonzero(changed) / self.watch_count
